@@ -1,0 +1,15 @@
+# CUBBY_SANITIZE applies to every target of this build (tests, stress, model
+# checks and the library itself), so that instrumented and plain code never mix.
+if(CUBBY_SANITIZE)
+  string(REPLACE "," ";" _cubby_sans "${CUBBY_SANITIZE}")
+  foreach(_s IN LISTS _cubby_sans)
+    if(NOT _s MATCHES "^(thread|address|undefined|leak)$")
+      message(FATAL_ERROR "CUBBY_SANITIZE: unknown sanitizer '${_s}' (use thread, address, undefined)")
+    endif()
+  endforeach()
+  add_compile_options(-fsanitize=${CUBBY_SANITIZE} -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=${CUBBY_SANITIZE})
+  if(CUBBY_SANITIZE MATCHES "undefined")
+    add_compile_options(-fno-sanitize-recover=undefined)
+  endif()
+endif()

@@ -1,0 +1,238 @@
+// cubby/cubby.hpp: the cubby, a single-slot exchange cell.
+//
+// Contract
+// --------
+// Cubby<T> holds at most one value of a trivially copyable T of at most 8
+// bytes.  push() blocks while the slot is full, pop() while it is empty.  All
+// members are thread-safe; the object is linearizable.
+//
+// Round-robin, in arrival order: every blocking push and pop takes a ticket
+// when it arrives.  Push k deposits the k-th value and pop k receives it, so
+// waiting pushers deposit, and waiting poppers take, strictly one at a time in
+// arrival order.  With one value in the slot and 5 pushers blocked, 5 poppers
+// arriving together receive the first 5 values, each exactly once and in push
+// order; every pusher completes and the 6th value stays in the slot.  (The
+// design this comes from let all 5 poppers race for the one slot.)
+//
+// Timed and try operations never take a ticket they could be stuck with:
+// they take one only once their turn is *promised*, i.e. the operation they
+// pair with has already arrived (a push when pressure() <= 0, a pop when
+// pressure() > 0).  Until then they wait outside the line, on the slot's timed
+// channel, and a timeout leaves nothing behind: no hole, no lost or duplicated
+// value.  Once promised they complete, after at most the handoffs of threads
+// already in line.  So among blocked operations, untimed ones are served in
+// arrival order and timed ones join the line when their turn is certain.
+//
+// close() wakes every waiter.  Afterwards pushes return Status::closed and
+// keep their value; pops still receive a value already in the slot, then
+// return closed.
+//
+// Progress: try_push/try_pop and the fast paths are lock-free except for the
+// wait on a promised turn (which waits only for threads already in line).
+// Blocking waits spin briefly (platform::Backoff), then sleep on a futex.
+//
+// Representation
+// --------------
+//   line 0 (dispatch): push_ and pop_, 64-bit ticket counters.
+//     pressure() == push_ - pop_: 0 empty, 1 full, k > 1 full with k-1
+//     pushers waiting, k < 0 empty with -k poppers waiting.  Tickets wrap
+//     modulo 2^64 (and turns modulo 2^20); StartTicket lets tests start next
+//     to the wrap.
+//   line 1 (slot): detail::TurnSlot: the 32-bit turn word and the value.
+// The counters change on every arrival, the slot on every handoff; keeping
+// them on separate lines means arrivals do not disturb a handoff in progress.
+//
+// Costs (uncontended): push or pop = one fetch_add on the dispatch line, one
+// acquire load and one CAS on the slot line, the value copy; no syscall unless
+// a thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "cubby/detail/turn_slot.hpp"
+#include "cubby/platform/backoff.hpp"
+#include "cubby/platform/cache_line.hpp"
+#include "cubby/platform/native.hpp"
+#include "cubby/status.hpp"
+
+namespace cubby {
+
+// StartTicket: the ticket both counters start from (default 0).  For tests
+// that cross the counters' wrap-around within a few operations.
+struct StartTicket {
+  std::uint64_t value = 0;
+};
+
+namespace detail {
+
+// TicketDispatch: the two arrival counters, and the promise test shared by
+// Cubby (capacity 1) and Queue (capacity n).
+template <class Platform>
+class TicketDispatch {
+ public:
+  explicit TicketDispatch(std::uint64_t start = 0) noexcept : push_(start), pop_(start) {}
+
+  // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
+  // unique); all data is ordered by the slot's turn word.
+  std::uint64_t take_push() noexcept { return push_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, std::memory_order_relaxed); }
+
+  // try_take_promised_push: a push ticket whose pop partner has arrived
+  // (push - pop < capacity).  relaxed: the counters only grow, so a stale pop_
+  // understates the promise and the CAS validates push_; whether the promise
+  // holds is a liveness question, data is ordered by the turn word.
+  bool try_take_promised_push(std::int64_t capacity, std::uint64_t& ticket) noexcept {
+    std::uint64_t push = push_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+      if (static_cast<std::int64_t>(push - pop) >= capacity) return false;
+      if (push_.compare_exchange_weak(push, push + 1, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        ticket = push;
+        return true;
+      }
+    }
+  }
+  // try_take_promised_pop: a pop ticket whose push partner has arrived
+  // (push - pop > 0).  relaxed: as above.
+  bool try_take_promised_pop(std::uint64_t& ticket) noexcept {
+    std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t push = push_.load(std::memory_order_relaxed);
+      if (static_cast<std::int64_t>(push - pop) <= 0) return false;
+      if (pop_.compare_exchange_weak(pop, pop + 1, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        ticket = pop;
+        return true;
+      }
+    }
+  }
+
+  // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
+  // loads, so exact only when no operation runs concurrently.
+  std::int64_t pressure() const noexcept {
+    const std::uint64_t push = push_.load(std::memory_order_relaxed);
+    const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+    return static_cast<std::int64_t>(push - pop);
+  }
+
+ private:
+  typename Platform::template atomic<std::uint64_t> push_;
+  typename Platform::template atomic<std::uint64_t> pop_;
+};
+
+// claim_until: the wait of a timed operation for a promised ticket.  `claim`
+// tries to take one; between tries the thread spins, then announces itself on
+// `slot`'s timed channel and sleeps until an advance or the deadline.
+// Every event that can make a promise true (a partner's arrival) is followed
+// by that partner's advance of the slot, which wakes the timed channel; the
+// re-check after announce_timed() ([S4]) covers an advance that came first.
+template <class Platform, class Slot, class Claim>
+Status claim_until(Slot& slot, const platform::SteadyTime* deadline, Claim claim) noexcept {
+  platform::Backoff<Platform> backoff;
+  for (;;) {
+    if (slot.is_closed()) return Status::closed;
+    if (claim()) return Status::ok;
+    if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
+    if (backoff.spin_once()) continue;
+    const auto expected = slot.announce_timed();
+    if ((expected & Slot::kClosed) != 0) return Status::closed;
+    if (claim()) return Status::ok;
+    if (slot.sleep_timed(expected, deadline) == platform::FutexResult::timed_out) {
+      if (slot.is_closed()) return Status::closed;
+      return claim() ? Status::ok : Status::timeout;
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class T, class Platform = DefaultPlatform>
+class Cubby {
+  static_assert(std::is_trivially_copyable_v<T>, "Cubby<T>: T must be trivially copyable (a pointer or an integer)");
+  static_assert(sizeof(T) <= 8, "Cubby<T>: T must fit in 8 bytes");
+
+  using Slot = detail::TurnSlot<T, Platform>;
+
+ public:
+  using value_type = T;
+  using clock = std::chrono::steady_clock;
+
+  Cubby() noexcept : Cubby(StartTicket{}) {}
+  explicit Cubby(StartTicket start) noexcept : dispatch_(start.value), slot_(start.value) {}
+  Cubby(const Cubby&) = delete;
+  Cubby& operator=(const Cubby&) = delete;
+
+  // push: deposits v, waiting (in arrival order) while the slot is full.
+  // ok, or closed (v not deposited).
+  Status push(T v) noexcept {
+    if (slot_->is_closed()) return Status::closed;  // void tickets after close stay rare
+    return slot_->put(Slot::turn_for(dispatch_->take_push(), 0), v);
+  }
+  // pop: receives a value, waiting (in arrival order) while the slot is empty.
+  // ok, or closed (nothing left to receive).
+  Status pop(T& out) noexcept {
+    if (slot_->is_closed()) return drain_closed(out);
+    return slot_->take(Slot::turn_for(dispatch_->take_pop(), 1), out);
+  }
+
+  // try_push: deposits v if the slot is free now (no pusher ahead, nothing
+  // in the slot, or a popper already waiting).  false if full or closed.
+  [[nodiscard]] bool try_push(T v) noexcept { return timed_push(v, nullptr) == Status::ok; }
+  // try_pop: a value if one is there now (or a push already in line will
+  // deliver it); nullopt if empty or closed and drained.
+  [[nodiscard]] std::optional<T> try_pop() noexcept {
+    T out;
+    if (timed_pop(out, nullptr) == Status::ok) return out;
+    return std::nullopt;
+  }
+
+  template <class Rep, class Period>
+  Status push_for(T v, std::chrono::duration<Rep, Period> timeout) noexcept {
+    return push_until(v, clock::now() + std::chrono::ceil<clock::duration>(timeout));
+  }
+  Status push_until(T v, clock::time_point deadline) noexcept { return timed_push(v, &deadline); }
+  template <class Rep, class Period>
+  Status pop_for(T& out, std::chrono::duration<Rep, Period> timeout) noexcept {
+    return pop_until(out, clock::now() + std::chrono::ceil<clock::duration>(timeout));
+  }
+  Status pop_until(T& out, clock::time_point deadline) noexcept { return timed_pop(out, &deadline); }
+
+  // close: every waiter wakes; see the class comment.  Idempotent.
+  void close() noexcept { slot_->close(); }
+  bool is_closed() const noexcept { return slot_->is_closed(); }
+
+  // pressure: the backpressure counter (see Representation).  Exact when no
+  // operation is in flight; unspecified after close().
+  std::int64_t pressure() const noexcept { return dispatch_->pressure(); }
+
+ private:
+  Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
+    std::uint64_t ticket = 0;
+    const Status s = detail::claim_until<Platform>(*slot_, deadline, [&] { return dispatch_->try_take_promised_push(1, ticket); });
+    if (s != Status::ok) return s;
+    return slot_->put(Slot::turn_for(ticket, 0), v);
+  }
+  Status timed_pop(T& out, const platform::SteadyTime* deadline) noexcept {
+    std::uint64_t ticket = 0;
+    const Status s =
+        detail::claim_until<Platform>(*slot_, deadline, [&] { return dispatch_->try_take_promised_pop(ticket); });
+    if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
+    return slot_->take(Slot::turn_for(ticket, 1), out);
+  }
+  // After close, a pop takes a ticket only if a value is still owed to it.
+  Status drain_closed(T& out) noexcept {
+    std::uint64_t ticket = 0;
+    if (!dispatch_->try_take_promised_pop(ticket)) return Status::closed;
+    return slot_->take(Slot::turn_for(ticket, 1), out);
+  }
+
+  platform::CachePadded<detail::TicketDispatch<Platform>> dispatch_;
+  platform::CachePadded<Slot> slot_;
+};
+
+static_assert(sizeof(Cubby<void*>) == 2 * platform::cache_line_size, "Cubby: two padded cache lines");
+static_assert(sizeof(Cubby<std::uint64_t>) == 2 * platform::cache_line_size, "Cubby: two padded cache lines");
+
+}  // namespace cubby

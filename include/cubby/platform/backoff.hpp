@@ -1,0 +1,33 @@
+// cubby/platform/backoff.hpp: how a blocking wait spends its time before it
+// sleeps: spin with a pause instruction, then yield, then (the caller) sleeps
+// on the futex.  Nothing here makes a syscall except the yields; a waker makes
+// a futex syscall only when a waiter has announced that it sleeps.
+#pragma once
+
+namespace cubby::platform {
+
+template <class Platform>
+class Backoff {
+ public:
+  // spin_once: spends one step of the budget; false when the caller should
+  // sleep instead.
+  bool spin_once() noexcept {
+    if (step_ < Platform::spin_pauses) {
+      ++step_;
+      Platform::pause();
+      return true;
+    }
+    if (step_ < Platform::spin_pauses + Platform::spin_yields) {
+      ++step_;
+      Platform::yield();
+      return true;
+    }
+    return false;
+  }
+  void reset() noexcept { step_ = 0; }
+
+ private:
+  unsigned step_ = 0;
+};
+
+}  // namespace cubby::platform
