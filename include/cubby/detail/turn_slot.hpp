@@ -55,6 +55,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cubby/detail/order.hpp"
 #include "cubby/detail/storage.hpp"
 #include "cubby/platform/backoff.hpp"
 #include "cubby/platform/futex.hpp"
@@ -125,12 +126,12 @@ class TurnSlot {
     // [S3] release: pairs with the acquire loads [S2]/[S4] that see the bit;
     // whatever the closer did before close() is visible to a thread that
     // returns `closed` because of it.
-    const Word prev = state_.fetch_or(kClosed, std::memory_order_release);
+    const Word prev = state_.fetch_or(kClosed, CUBBY_ORDER(S3, std::memory_order_release));
     if ((prev & kClosed) == 0) Platform::wake(state_, platform::futex_all_channels);
   }
 
   // is_closed: acquire, pairs with [S3].
-  bool is_closed() const noexcept { return (state_.load(std::memory_order_acquire) & kClosed) != 0; }
+  bool is_closed() const noexcept { return (state_.load(CUBBY_ORDER(S3, std::memory_order_acquire)) & kClosed) != 0; }
 
   // holds_value: whether a put's value sits in the slot.  Only meaningful
   // when no operation runs (destruction); relaxed: quiescent by contract.
@@ -147,9 +148,10 @@ class TurnSlot {
   // taken before the advance that produced this word is visible to the
   // caller's re-check of its promise after this returns.
   Word announce_timed() noexcept {
-    Word s = state_.load(std::memory_order_acquire);  // [S4]
+    Word s = state_.load(CUBBY_ORDER(S4, std::memory_order_acquire));  // [S4]
     while ((s & (kTimed | kClosed)) == 0) {
-      if (state_.compare_exchange_weak(s, s | kTimed, std::memory_order_acquire, std::memory_order_acquire)) {  // [S4]
+      if (state_.compare_exchange_weak(s, s | kTimed, CUBBY_ORDER(S4, std::memory_order_acquire),
+                                        CUBBY_ORDER(S4, std::memory_order_acquire))) {  // [S4]
         return s | kTimed;
       }
     }
@@ -175,7 +177,7 @@ class TurnSlot {
       // [S1] release: publishes this turn's access to the value (the put's
       // construction, or the take's move-out) to the owner of the next turn;
       // pairs with [S2].  Also heads the release sequence [S4] reads.
-      if (state_.compare_exchange_weak(s, next, std::memory_order_release, std::memory_order_relaxed)) {
+      if (state_.compare_exchange_weak(s, next, CUBBY_ORDER(S1, std::memory_order_release), std::memory_order_relaxed)) {
         Word channels = 0;
         if ((s & kClosed) != 0 || d == kDeltaMax) {
           channels = platform::futex_all_channels;
@@ -197,7 +199,7 @@ class TurnSlot {
     for (;;) {
       // [S2] acquire: pairs with [S1]: the previous turn's access to the value
       // happens-before ours.  Also pairs with [S3].
-      Word s = state_.load(std::memory_order_acquire);
+      Word s = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));
       if (done(s)) return s;
       if (backoff.spin_once()) continue;
       const Word ahead = (turn - turn_of(s)) & kTurnMask;

@@ -1,0 +1,22 @@
+// cubby/detail/order.hpp: labelled memory orders.
+//
+// Every release/acquire edge of a primitive is written CUBBY_ORDER(Xn, order),
+// where Xn is the label of the comment that argues it ("[S1] release: ...").
+// Normally the macro is just `order`.  A build with -DCUBBY_WEAKEN=Xn turns
+// that one edge into memory_order_relaxed, so the model-check suite can show
+// that each labelled edge is load-bearing: the weakened build must fail a
+// model test (model_check/CMakeLists.txt builds one variant per label).
+#pragma once
+
+#include <atomic>
+#include <string_view>
+
+#define CUBBY_DETAIL_STR2(x) #x
+#define CUBBY_DETAIL_STR(x) CUBBY_DETAIL_STR2(x)
+
+#ifdef CUBBY_WEAKEN
+#define CUBBY_ORDER(label, order) \
+  (std::string_view(#label) == std::string_view(CUBBY_DETAIL_STR(CUBBY_WEAKEN)) ? std::memory_order_relaxed : (order))
+#else
+#define CUBBY_ORDER(label, order) (order)
+#endif
