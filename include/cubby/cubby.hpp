@@ -52,6 +52,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "cubby/detail/ticket_dispatch.hpp"
 #include "cubby/detail/turn_slot.hpp"
 #include "cubby/platform/backoff.hpp"
 #include "cubby/platform/cache_line.hpp"
@@ -59,94 +60,6 @@
 #include "cubby/status.hpp"
 
 namespace cubby {
-
-// StartTicket: the ticket both counters start from (default 0).  For tests
-// that cross the counters' wrap-around within a few operations.
-struct StartTicket {
-  std::uint64_t value = 0;
-};
-
-namespace detail {
-
-// TicketDispatch: the two arrival counters, and the promise test shared by
-// Cubby (capacity 1) and Queue (capacity n).
-template <class Platform>
-class TicketDispatch {
- public:
-  explicit TicketDispatch(std::uint64_t start = 0) noexcept : push_(start), pop_(start) {}
-
-  // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
-  // unique); all data is ordered by the slot's turn word.
-  std::uint64_t take_push() noexcept { return push_.fetch_add(1, std::memory_order_relaxed); }
-  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, std::memory_order_relaxed); }
-
-  // try_take_promised_push: a push ticket whose pop partner has arrived
-  // (push - pop < capacity).  relaxed: the counters only grow, so a stale pop_
-  // understates the promise and the CAS validates push_; whether the promise
-  // holds is a liveness question, data is ordered by the turn word.
-  bool try_take_promised_push(std::int64_t capacity, std::uint64_t& ticket) noexcept {
-    std::uint64_t push = push_.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
-      if (static_cast<std::int64_t>(push - pop) >= capacity) return false;
-      if (push_.compare_exchange_weak(push, push + 1, std::memory_order_relaxed, std::memory_order_relaxed)) {
-        ticket = push;
-        return true;
-      }
-    }
-  }
-  // try_take_promised_pop: a pop ticket whose push partner has arrived
-  // (push - pop > 0).  relaxed: as above.
-  bool try_take_promised_pop(std::uint64_t& ticket) noexcept {
-    std::uint64_t pop = pop_.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::uint64_t push = push_.load(std::memory_order_relaxed);
-      if (static_cast<std::int64_t>(push - pop) <= 0) return false;
-      if (pop_.compare_exchange_weak(pop, pop + 1, std::memory_order_relaxed, std::memory_order_relaxed)) {
-        ticket = pop;
-        return true;
-      }
-    }
-  }
-
-  // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
-  // loads, so exact only when no operation runs concurrently.
-  std::int64_t pressure() const noexcept {
-    const std::uint64_t push = push_.load(std::memory_order_relaxed);
-    const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
-    return static_cast<std::int64_t>(push - pop);
-  }
-
- private:
-  typename Platform::template atomic<std::uint64_t> push_;
-  typename Platform::template atomic<std::uint64_t> pop_;
-};
-
-// claim_until: the wait of a timed operation for a promised ticket.  `claim`
-// tries to take one; between tries the thread spins, then announces itself on
-// `slot`'s timed channel and sleeps until an advance or the deadline.
-// Every event that can make a promise true (a partner's arrival) is followed
-// by that partner's advance of the slot, which wakes the timed channel; the
-// re-check after announce_timed() ([S4]) covers an advance that came first.
-template <class Platform, class Slot, class Claim>
-Status claim_until(Slot& slot, const platform::SteadyTime* deadline, Claim claim) noexcept {
-  platform::Backoff<Platform> backoff;
-  for (;;) {
-    if (slot.is_closed()) return Status::closed;
-    if (claim()) return Status::ok;
-    if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
-    if (backoff.spin_once()) continue;
-    const auto expected = slot.announce_timed();
-    if ((expected & Slot::kClosed) != 0) return Status::closed;
-    if (claim()) return Status::ok;
-    if (slot.sleep_timed(expected, deadline) == platform::FutexResult::timed_out) {
-      if (slot.is_closed()) return Status::closed;
-      return claim() ? Status::ok : Status::timeout;
-    }
-  }
-}
-
-}  // namespace detail
 
 template <class T, class Platform = DefaultPlatform>
 class Cubby {
@@ -210,14 +123,19 @@ class Cubby {
  private:
   Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
-    const Status s = detail::claim_until<Platform>(*slot_, deadline, [&] { return dispatch_->try_take_promised_push(1, ticket); });
+    const Status s = detail::claim_until<Platform>(
+        deadline, ticket, [this] { return slot_->is_closed(); },
+        [this](std::uint64_t& t) { return dispatch_->try_take_promised_push(1, t); },
+        [this](std::uint64_t) -> Slot& { return *slot_; });
     if (s != Status::ok) return s;
     return slot_->put(Slot::turn_for(ticket, 0), v);
   }
   Status timed_pop(T& out, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
-    const Status s =
-        detail::claim_until<Platform>(*slot_, deadline, [&] { return dispatch_->try_take_promised_pop(ticket); });
+    const Status s = detail::claim_until<Platform>(
+        deadline, ticket, [this] { return slot_->is_closed(); },
+        [this](std::uint64_t& t) { return dispatch_->try_take_promised_pop(t); },
+        [this](std::uint64_t) -> Slot& { return *slot_; });
     if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
     return slot_->take(Slot::turn_for(ticket, 1), out);
   }

@@ -110,11 +110,19 @@ class TurnSlot {
   // slot to the next lap's put.  Blocks until the value is there, or until
   // the slot is closed with no value for this turn.
   Status take(Word turn, T& out) noexcept {
+    static_assert(std::is_nothrow_move_assignable_v<T>);
+    return take_with(turn, [&out](T&& v) noexcept { out = std::move(v); });
+  }
+  // take_with: as take, but hands the value (as T&&) to `sink`, which must
+  // not throw; for receivers that construct rather than assign (optional<T>).
+  template <class Sink>
+  Status take_with(Word turn, Sink&& sink) noexcept {
+    static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "TurnSlot::take_with: the sink must be noexcept");
     const Word s = wait_until(turn, [turn](Word w) {
       return turn_of(w) == turn || ((w & kClosed) != 0 && (turn_of(w) & 1u) == 0);
     });
     if (turn_of(s) != turn) return Status::closed;  // closed, and no put will ever deposit
-    out = std::move(value_.write().get());
+    sink(std::move(value_.write().get()));
     value_.write().destroy();
     // Only this thread can move the word away from a take turn: cannot fail.
     advance(turn, /*allow_closed=*/true);

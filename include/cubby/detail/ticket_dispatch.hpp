@@ -1,0 +1,179 @@
+// cubby/detail/ticket_dispatch.hpp: arrival tickets and the promise wait,
+// shared by Cubby (one slot) and Queue (an array of slots).
+//
+// Every operation of a turn-slot primitive takes a ticket from one of two
+// 64-bit counters when it arrives.  Push ticket t and pop ticket t pair up:
+// the push deposits the t-th value and the pop receives it, through slot
+// (t mod capacity) in lap (t div capacity).  The counters order nothing but
+// arrivals; all data is ordered by the slots' turn words.
+//
+// Timed and try operations take a ticket only once it is *promised* (its
+// partner has arrived), so that they can give up without leaving a hole; see
+// claim_until.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "cubby/platform/backoff.hpp"
+#include "cubby/platform/futex.hpp"
+#include "cubby/status.hpp"
+
+namespace cubby {
+
+// StartTicket: the ticket both counters start from (default 0).  For tests
+// that cross the counters' wrap-around within a few operations.
+struct StartTicket {
+  std::uint64_t value = 0;
+};
+
+namespace detail {
+
+// TicketDispatch: the two arrival counters, and the promise test.
+//
+// The try_take_promised_* functions report, when they fail, the ticket they
+// would have taken (the next one, not yet promised) in `ticket`, so that a
+// waiter knows whose arrival to wait for (see claim_until).
+template <class Platform>
+class TicketDispatch {
+ public:
+  explicit TicketDispatch(std::uint64_t start = 0) noexcept : push_(start), pop_(start) {}
+
+  // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
+  // unique); all data is ordered by the slot's turn word.
+  std::uint64_t take_push() noexcept { return push_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, std::memory_order_relaxed); }
+  // n consecutive tickets at once (bulk operations); returns the first.
+  // relaxed: as above.
+  std::uint64_t take_push_n(std::uint64_t n) noexcept { return push_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t take_pop_n(std::uint64_t n) noexcept { return pop_.fetch_add(n, std::memory_order_relaxed); }
+
+  // try_take_promised_push: a push ticket whose pop partner has arrived
+  // (push - pop < capacity).  relaxed: the counters only grow, so a stale pop_
+  // understates the promise and the CAS validates push_; whether the promise
+  // holds is a liveness question, data is ordered by the turn word.
+  bool try_take_promised_push(std::int64_t capacity, std::uint64_t& ticket) noexcept {
+    return try_take_promised_push_n(capacity, 1, ticket) == 1;
+  }
+  // try_take_promised_pop: a pop ticket whose push partner has arrived
+  // (push - pop > 0).  relaxed: as above.
+  bool try_take_promised_pop(std::uint64_t& ticket) noexcept { return try_take_promised_pop_n(1, ticket) == 1; }
+
+  // try_take_promised_push_n: up to `max_n` consecutive promised push
+  // tickets in one CAS; returns how many (0: none promised), the first in
+  // `first` (on 0: the next, unpromised ticket).  relaxed: as above.
+  std::uint64_t try_take_promised_push_n(std::int64_t capacity, std::uint64_t max_n, std::uint64_t& first) noexcept {
+    std::uint64_t push = push_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+      const std::int64_t used = static_cast<std::int64_t>(push - pop);
+      if (used >= capacity || max_n == 0) {
+        first = push;
+        return 0;
+      }
+      const std::uint64_t room = static_cast<std::uint64_t>(capacity - used);
+      const std::uint64_t n = room < max_n ? room : max_n;
+      if (push_.compare_exchange_weak(push, push + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        first = push;
+        return n;
+      }
+    }
+  }
+  // try_take_promised_pop_n: up to `max_n` consecutive promised pop tickets
+  // in one CAS (push - pop > 0 for each).  relaxed: as above.
+  std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first) noexcept {
+    std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t push = push_.load(std::memory_order_relaxed);
+      const std::int64_t avail = static_cast<std::int64_t>(push - pop);
+      if (avail <= 0 || max_n == 0) {
+        first = pop;
+        return 0;
+      }
+      const std::uint64_t n = static_cast<std::uint64_t>(avail) < max_n ? static_cast<std::uint64_t>(avail) : max_n;
+      if (pop_.compare_exchange_weak(pop, pop + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        first = pop;
+        return n;
+      }
+    }
+  }
+
+  // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
+  // loads, so exact only when no operation runs concurrently.
+  std::int64_t pressure() const noexcept {
+    const std::uint64_t push = push_.load(std::memory_order_relaxed);
+    const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+    return static_cast<std::int64_t>(push - pop);
+  }
+
+ private:
+  typename Platform::template atomic<std::uint64_t> push_;
+  typename Platform::template atomic<std::uint64_t> pop_;
+};
+
+// claim_until: the wait of a timed operation for a promised ticket.
+//
+//   closed()        whether the primitive is closed (checked first, so that
+//                   nothing is claimed after close is seen);
+//   claim(t)        tries to take a promised ticket: true and t is ours, or
+//                   false and t is the next ticket, not yet promised;
+//   slot_of(t)      the slot whose advance follows the arrival that promises
+//                   t: for a push, pop ticket t - capacity's take; for a pop,
+//                   push ticket t's put; both on slot (t mod capacity).
+//
+// On ok, `ticket` is the claimed ticket.  Between tries the thread spins,
+// then announces itself on slot_of(t)'s timed channel and sleeps until an
+// advance of that slot or the deadline (null deadline: try once, no wait).
+// Why no wake-up is lost: the re-check after announce_timed() ([S4], which
+// pairs with the advance's [S1]) sees every arrival whose advance came before
+// the announcement; if the next ticket is still t and still unpromised, the
+// partner that will promise it has not arrived, and its advance of slot_of(t)
+// comes after the announcement and wakes the timed channel.  If the next
+// ticket moved on (another thread claimed t), the loop chooses again.
+template <class Platform, class Closed, class Claim, class SlotOf>
+Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, Closed closed, Claim claim,
+                   SlotOf slot_of) noexcept {
+  platform::Backoff<Platform> backoff;
+  for (;;) {
+    if (closed()) return Status::closed;
+    std::uint64_t next = 0;
+    if (claim(next)) {
+      ticket = next;
+      return Status::ok;
+    }
+    if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
+    if (backoff.spin_once()) continue;
+    auto& slot = slot_of(next);
+    const auto expected = slot.announce_timed();
+    if ((expected & std::remove_reference_t<decltype(slot)>::kClosed) != 0) return Status::closed;
+    std::uint64_t again = 0;
+    if (claim(again)) {
+      ticket = again;
+      return Status::ok;
+    }
+    if (again != next) continue;  // the line moved on: wait on the new candidate's slot
+    if (slot.sleep_timed(expected, deadline) == platform::FutexResult::timed_out) {
+      if (closed()) return Status::closed;
+      if (claim(again)) {
+        ticket = again;
+        return Status::ok;
+      }
+      return Status::timeout;
+    }
+  }
+}
+
+// claim_until (single-slot form, Cubby's original signature): `claim()`
+// captures the ticket itself; waits on `slot`.  Kept for callers written
+// against it; equivalent to the general form with one slot.
+template <class Platform, class Slot, class Claim>
+Status claim_until(Slot& slot, const platform::SteadyTime* deadline, Claim claim) noexcept {
+  std::uint64_t unused = 0;
+  return claim_until<Platform>(
+      deadline, unused, [&slot] { return slot.is_closed(); }, [&claim](std::uint64_t&) { return claim(); },
+      [&slot](std::uint64_t) -> Slot& { return slot; });
+}
+
+}  // namespace detail
+}  // namespace cubby

@@ -1,0 +1,271 @@
+// cubby/message_pool.hpp: the message engine and its pool of reusable
+// messages.
+//
+// Contract
+// --------
+// A MessageEngine owns a pool of Messages.  Several engines are independent.
+// Every member is thread-safe, except construction and destruction.
+//
+//   get(Strategy::pool_only)  a pooled message, or null if the pool is empty
+//                             (null is a valid answer, not an error);
+//   get(Strategy::always)     a pooled message, or a newly allocated one;
+//   get() errors              PoolError::out_of_memory (allocation failed) or
+//                             PoolError::shut_down, distinct from null;
+//   put(msg)                  returns msg to the pool and nulls the caller's
+//                             pointer; put(null) does nothing.  If the pool
+//                             holds max_pooled messages, or the engine is
+//                             shut down, the message is destroyed and its
+//                             memory released instead.
+//   shutdown()                destroys every pooled message; later gets fail
+//                             with shut_down; messages users still hold are
+//                             destroyed when they are put back.  Idempotent.
+//   ~MessageEngine()          shutdown(); every message must have been put
+//                             back before (asserted in debug builds).
+//
+// A got message comes back as it was put, except that put() resets it: the
+// header is zeroed and the body emptied, keeping the body's capacity, so a
+// reused message does not allocate again for bodies of the same size.
+// OwnedMessage puts its message back when it is destroyed.
+//
+// Allocator: every allocation (messages, bodies, the pool's node array) goes
+// through the std::pmr::memory_resource given at creation, which must
+//   - be thread-safe (messages are created and destroyed on any thread),
+//   - outlive the engine and every message of it,
+//   - really release memory on deallocate (a monotonic_buffer_resource does
+//     not: a pool that destroys messages when full would grow without bound).
+// The default, std::pmr::new_delete_resource(), satisfies all three.
+//
+// Progress: get() from the pool and put() into it are lock-free, never
+// allocate and never throw.  get(always) on an empty pool allocates (through
+// the resource; failure is reported, not thrown).
+//
+// Representation
+// --------------
+// The pool is a detail::PtrStack<Message>: a lock-free bounded stack of
+// max_pooled pointers (two Treiber stacks of node indices with tagged heads,
+// see detail/index_stack.hpp).  A stack rather than a Queue<Message*>: a
+// Queue's promised pop waits for a pusher already in line, so a preempted put
+// could stall a get; the stack's operations never wait for another thread.
+// LIFO also hands out the most recently used, cache-warm message first.
+//
+// Shutdown against a concurrent put ([P3]): put pushes (an acq_rel CAS on
+// the pool's head), then reads the shutdown flag; shutdown sets the flag,
+// then makes an acq_rel no-op RMW on the same head (PtrStack::synchronize),
+// then drains the pool.  Whichever RMW comes first in the head's
+// modification order synchronizes with the other, so either put sees the
+// flag (and drains the pool itself) or shutdown's drain sees the pushed
+// message: nothing stays pooled after shutdown.  (RMWs rather than seq_cst
+// fences: same cost on x86, and ThreadSanitizer can check them.)
+//
+// Costs: get/put from or to the pool: a relaxed load of the flag and two
+// CASes (put: one more relaxed load).  Allocation and destruction are out of
+// line (src/message_pool.cpp).
+#pragma once
+
+#include <atomic>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <utility>
+#include <vector>
+
+#include "cubby/detail/index_stack.hpp"
+#include "cubby/detail/order.hpp"
+#include "cubby/platform/native.hpp"
+
+namespace cubby {
+
+class MessageEngine;
+
+// MessageHeader: the fixed part of a message.  Its meaning is the user's.
+struct MessageHeader {
+  std::uint32_t type = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t user = 0;
+};
+
+// Message: a header and a body buffer the message owns (allocated through
+// the engine's memory resource).  Created and destroyed only by an engine.
+class Message {
+ public:
+  MessageHeader header;
+
+  // body: the payload bytes; grows through the engine's resource.
+  std::pmr::vector<std::byte>& body() noexcept { return body_; }
+  const std::pmr::vector<std::byte>& body() const noexcept { return body_; }
+
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+ private:
+  friend class MessageEngine;
+  Message(const MessageEngine* owner, std::pmr::memory_resource* resource) noexcept
+      : body_(resource), owner_(owner) {}
+  ~Message() = default;
+  // reset: the state a got message starts from; keeps the body's capacity.
+  void reset() noexcept {
+    header = MessageHeader{};
+    body_.clear();
+  }
+
+  std::pmr::vector<std::byte> body_;
+  const MessageEngine* owner_;
+};
+
+enum class Strategy {
+  pool_only,  // a pooled message, or null if the pool is empty
+  always,     // a pooled message, or a new one if the pool is empty
+};
+
+enum class PoolError : std::uint8_t {
+  out_of_memory = 1,  // the memory resource failed (threw)
+  shut_down,          // the engine is shut down
+};
+
+constexpr const char* to_string(PoolError e) noexcept {
+  switch (e) {
+    case PoolError::out_of_memory: return "out_of_memory";
+    case PoolError::shut_down: return "shut_down";
+  }
+  return "?";
+}
+
+// GetResult: what get() returns: a message pointer (possibly null, which is
+// a success) or an error.
+class [[nodiscard]] GetResult {
+ public:
+  static GetResult success(Message* m) noexcept { return GetResult(m, PoolError{}); }
+  static GetResult failure(PoolError e) noexcept { return GetResult(nullptr, e); }
+
+  // has_value: true on success (the message may still be null).
+  bool has_value() const noexcept { return error_ == PoolError{}; }
+  explicit operator bool() const noexcept { return has_value(); }
+  // value: the message (null: pool empty under pool_only).  Precondition:
+  // has_value().
+  Message* value() const noexcept {
+    assert(has_value());
+    return message_;
+  }
+  // error: precondition !has_value().
+  PoolError error() const noexcept {
+    assert(!has_value());
+    return error_;
+  }
+
+ private:
+  GetResult(Message* m, PoolError e) noexcept : message_(m), error_(e) {}
+  Message* message_;
+  PoolError error_;
+};
+
+// MessagePoolOptions: the pool's configuration.
+struct MessagePoolOptions {
+  std::uint32_t initial_pooled = 16;  // messages created with the engine
+  std::uint32_t max_pooled = 64;      // the most the pool keeps (>= initial_pooled)
+  std::size_t body_reserve = 0;       // body capacity of a newly created message
+
+  // defaults: 16 initial, 64 maximum.
+  static constexpr MessagePoolOptions defaults() noexcept { return {}; }
+};
+
+class MessageEngine {
+ public:
+  // MessageEngine: creates initial_pooled messages.  Throws
+  // std::invalid_argument if max_pooled < initial_pooled (naming both) or if
+  // resource is null, and whatever the resource throws if the initial
+  // messages cannot be allocated (nothing is leaked).
+  explicit MessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
+                         std::pmr::memory_resource* resource = std::pmr::new_delete_resource());
+  ~MessageEngine();
+  MessageEngine(const MessageEngine&) = delete;
+  MessageEngine& operator=(const MessageEngine&) = delete;
+
+  // get: see the class comment.  Never throws.
+  GetResult get(Strategy strategy) noexcept {
+    // relaxed: a hint; a get that races shutdown may still take a pooled
+    // message, which is then destroyed when it is put back.
+    if (shut_down_.load(std::memory_order_relaxed)) return GetResult::failure(PoolError::shut_down);
+    if (Message* m = pool_.pop()) return GetResult::success(m);  // [P2] inside: sees the putter's writes
+    if (strategy == Strategy::pool_only) return GetResult::success(nullptr);
+    return allocate();
+  }
+
+  // put: returns msg to the pool (or destroys it, see the class comment) and
+  // sets msg to null.  msg must come from this engine's get().
+  void put(Message*& msg) noexcept {
+    Message* m = std::exchange(msg, nullptr);
+    if (m == nullptr) return;
+    assert(m->owner_ == this && "MessageEngine::put: message of another engine");
+    // relaxed: a hint; [P3] below settles the race with shutdown().
+    if (shut_down_.load(std::memory_order_relaxed)) return destroy(m);
+    m->reset();
+    // Full: destroy.  The push's CAS is [P1] (publishes the message) and the
+    // acquire half of [P3] (see the class comment).
+    if (!pool_.push(m)) return destroy(m);
+    // relaxed: ordered by [P3]: if shutdown's synchronize() preceded our push
+    // in the head's modification order, its flag store happens-before this.
+    if (shut_down_.load(std::memory_order_relaxed)) drain();
+  }
+
+  // shutdown: see the class comment.  Idempotent, thread-safe.
+  void shutdown() noexcept;
+  bool is_shut_down() const noexcept { return shut_down_.load(std::memory_order_relaxed); }  // relaxed: a snapshot
+
+  const MessagePoolOptions& options() const noexcept { return options_; }
+  std::pmr::memory_resource* resource() const noexcept { return resource_; }
+  // live_messages: messages created and not yet destroyed (pooled or held by
+  // users).  relaxed: a statistic, exact when no operation runs.
+  std::size_t live_messages() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+ private:
+  using Platform = DefaultPlatform;
+
+  GetResult allocate() noexcept;  // cold
+  void destroy(Message* m) noexcept;
+  void drain() noexcept;
+
+  MessagePoolOptions options_;
+  std::pmr::memory_resource* resource_;
+  detail::PtrStack<Message, Platform> pool_;
+  Platform::atomic<bool> shut_down_{false};
+  Platform::atomic<std::size_t> live_{0};
+};
+
+// OwnedMessage: puts its message back into its engine when destroyed.
+// Move-only.  Not thread-safe itself (like std::unique_ptr).
+class OwnedMessage {
+ public:
+  OwnedMessage() noexcept = default;
+  OwnedMessage(MessageEngine& engine, Message* m) noexcept : engine_(&engine), message_(m) {}
+  OwnedMessage(OwnedMessage&& o) noexcept
+      : engine_(std::exchange(o.engine_, nullptr)), message_(std::exchange(o.message_, nullptr)) {}
+  OwnedMessage& operator=(OwnedMessage&& o) noexcept {
+    if (this != &o) {
+      reset();
+      engine_ = std::exchange(o.engine_, nullptr);
+      message_ = std::exchange(o.message_, nullptr);
+    }
+    return *this;
+  }
+  ~OwnedMessage() { reset(); }
+
+  Message* get() const noexcept { return message_; }
+  Message* operator->() const noexcept { return message_; }
+  Message& operator*() const noexcept { return *message_; }
+  explicit operator bool() const noexcept { return message_ != nullptr; }
+  // release: gives up ownership without putting back.
+  Message* release() noexcept { return std::exchange(message_, nullptr); }
+  // reset: puts the message back now.
+  void reset() noexcept {
+    if (engine_ != nullptr) engine_->put(message_);
+    message_ = nullptr;
+  }
+
+ private:
+  MessageEngine* engine_ = nullptr;
+  Message* message_ = nullptr;
+};
+
+}  // namespace cubby

@@ -1,0 +1,149 @@
+// cubby/platform/ipc.hpp: the platform for memory shared between processes,
+// and the shared-memory segment that holds it.
+//
+// IpcPlatform is a Platform (see native.hpp) whose atomics are
+// boost::atomics::ipc_atomic<T>: address-free, lock-free atomics whose
+// wait/notify use process-shared futexes.  A primitive instantiated on it
+// (e.g. FixedQueue<std::uint64_t, N, IpcPlatform>, see shared_queue.hpp) can
+// live in a shared mapping and be used by several processes at once.
+//
+// Differences from NativePlatform:
+//   - wait() without a deadline is ipc_atomic::wait(), which returns once the
+//     word differs from `expected` (every wake of a turn slot follows a change
+//     of its word, so this is the same contract).  With a deadline it is a
+//     process-shared FUTEX_WAIT_BITSET (platform::futex_wait), since Boost.Atomic
+//     1.81 has no timed wait; both sleep on the same kernel futex.
+//   - wake() is ipc_atomic::notify_all(): the process-shared futex has no
+//     bitset channels here, so a handoff wakes every sleeper on the word (the
+//     ones whose turn has not come sleep again).  Waking still happens only
+//     when a waiter announced itself, so an uncontended handoff makes no
+//     syscall.
+//   - Payloads must be trivially copyable and address-free (integers): a
+//     pointer means nothing in another process.
+//
+// Boost.Atomic is a dependency of the library for this (and for double-width
+// CAS elsewhere); it is header-only for these uses.
+#pragma once
+
+#include <atomic>
+#include <boost/atomic/ipc_atomic.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "cubby/platform/futex.hpp"
+#include "cubby/platform/native.hpp"
+
+namespace cubby::platform {
+
+constexpr boost::memory_order to_boost(std::memory_order order) noexcept {
+  switch (order) {
+    case std::memory_order_relaxed: return boost::memory_order_relaxed;
+    case std::memory_order_consume: return boost::memory_order_consume;
+    case std::memory_order_acquire: return boost::memory_order_acquire;
+    case std::memory_order_release: return boost::memory_order_release;
+    case std::memory_order_acq_rel: return boost::memory_order_acq_rel;
+    case std::memory_order_seq_cst: return boost::memory_order_seq_cst;
+  }
+  return boost::memory_order_seq_cst;
+}
+
+// IpcAtomic<T>: the std::atomic-like interface the primitives use, over a
+// boost::atomics::ipc_atomic<T>.  Same size and alignment as T.
+template <class T>
+class IpcAtomic {
+  using Native = boost::atomics::ipc_atomic<T>;
+  static_assert(Native::is_always_lock_free, "IpcAtomic<T>: ipc_atomic<T> must be lock-free to be process-shared");
+
+ public:
+  IpcAtomic() noexcept : a_(T{}) {}
+  IpcAtomic(T v) noexcept : a_(v) {}  // NOLINT(google-explicit-constructor): mirrors std::atomic
+  IpcAtomic(const IpcAtomic&) = delete;
+  IpcAtomic& operator=(const IpcAtomic&) = delete;
+
+  T load(std::memory_order o = std::memory_order_seq_cst) const noexcept { return a_.load(to_boost(o)); }
+  void store(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { a_.store(v, to_boost(o)); }
+  T exchange(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { return a_.exchange(v, to_boost(o)); }
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order success, std::memory_order failure) noexcept {
+    return a_.compare_exchange_weak(expected, desired, to_boost(success), to_boost(failure));
+  }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order success, std::memory_order failure) noexcept {
+    return a_.compare_exchange_strong(expected, desired, to_boost(success), to_boost(failure));
+  }
+  T fetch_add(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { return a_.fetch_add(v, to_boost(o)); }
+  T fetch_sub(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { return a_.fetch_sub(v, to_boost(o)); }
+  T fetch_or(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { return a_.fetch_or(v, to_boost(o)); }
+  T fetch_and(T v, std::memory_order o = std::memory_order_seq_cst) noexcept { return a_.fetch_and(v, to_boost(o)); }
+
+  Native& native() noexcept { return a_; }
+  const Native& native() const noexcept { return a_; }
+
+ private:
+  Native a_;
+};
+
+static_assert(sizeof(IpcAtomic<std::uint32_t>) == 4 && alignof(IpcAtomic<std::uint32_t>) == 4,
+              "a futex word must be a plain 32-bit aligned word");
+static_assert(boost::atomics::ipc_atomic<std::uint32_t>::is_always_lock_free);
+static_assert(boost::atomics::ipc_atomic<std::uint64_t>::is_always_lock_free);
+static_assert(boost::atomics::ipc_atomic<std::uint32_t>::always_has_native_wait_notify,
+              "IpcPlatform: process-shared wait/notify must be a native futex");
+
+// The platform for primitives in memory shared between processes.
+struct IpcPlatform {
+  template <class T>
+  using atomic = IpcAtomic<T>;
+  template <class T>
+  using cell = PlainCell<T>;
+
+  static constexpr unsigned spin_pauses = NativePlatform::spin_pauses;
+  static constexpr unsigned spin_yields = NativePlatform::spin_yields;
+
+  static FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t /*channels*/,
+                          const SteadyTime* deadline) noexcept {
+    if (deadline == nullptr) {
+      // relaxed: the caller re-reads the word with its own ordering.
+      (void)word.native().wait(expected, boost::memory_order_relaxed);
+      return FutexResult::woken;
+    }
+    return futex_wait(&word, expected, futex_all_channels, deadline, FutexScope::process_shared);
+  }
+  static void wake(atomic<std::uint32_t>& word, std::uint32_t /*channels*/) noexcept { word.native().notify_all(); }
+  static void pause() noexcept { cpu_relax(); }
+  static void yield() noexcept { std::this_thread::yield(); }
+  static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
+};
+
+// SharedMemory: a POSIX shared-memory segment (shm_open + mmap), mapped
+// read-write.  Move-only; the destructor unmaps.  The name stays until
+// unlink() (a creator made with unlink_on_destroy removes it when it goes).
+// Errors throw std::system_error naming the segment.
+class SharedMemory {
+ public:
+  // create: a new segment of `size` zero bytes; fails if the name exists.
+  static SharedMemory create(const std::string& name, std::size_t size, bool unlink_on_destroy = true);
+  // open: an existing segment, which must be at least `size` bytes.
+  static SharedMemory open(const std::string& name, std::size_t size);
+  // unlink: removes the name (mappings stay valid); false if it did not exist.
+  static bool unlink(const std::string& name) noexcept;
+
+  SharedMemory(SharedMemory&& o) noexcept;
+  SharedMemory& operator=(SharedMemory&& o) noexcept;
+  ~SharedMemory();
+
+  void* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept;
+  void release() noexcept;
+
+  std::string name_;
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool unlink_on_destroy_ = false;
+};
+
+}  // namespace cubby::platform

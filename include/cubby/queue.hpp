@@ -1,0 +1,462 @@
+// cubby/queue.hpp: the bounded multi-producer multi-consumer queue, an array
+// of cubby slots with ticket dispatch.
+//
+// The array-of-turn-slots design with 64-bit arrival tickets follows folly's
+// MPMCQueue (itself a descendant of Vyukov's bounded MPMC queue); the turn
+// word, its waiter channels and the promised tickets of timed operations are
+// cubby's (detail/turn_slot.hpp, detail/ticket_dispatch.hpp).
+//
+// Contract
+// --------
+// Queue<T> holds at most capacity() values of any nothrow-movable T.  push()
+// blocks while the queue is full, pop() while it is empty.  All members are
+// thread-safe (except construction and destruction); the queue is a
+// linearizable FIFO.  A queue of capacity 1 behaves exactly as a Cubby
+// (tests/queue_test.cpp runs the same scenarios against both).
+//
+// Arrival order: every blocking push and pop takes a ticket when it arrives;
+// push k deposits the k-th value and pop k receives it.  Waiting pushers
+// deposit and waiting poppers receive strictly in arrival order.
+//
+// Timed and try operations take a ticket only once it is *promised* (for a
+// push: fewer than capacity() values or pushes ahead of it not yet claimed by
+// a pop; for a pop: a push already arrived for it); a timeout leaves nothing
+// behind.  Once promised they complete after at most the handoffs of threads
+// already in line (a pop whose pusher has its ticket but has not yet stored
+// the value waits for it).  See Cubby for the full argument.
+//
+// Values: a push moves the value in; a push that fails (full, timeout,
+// closed) leaves the caller's value exactly as it was (an rvalue argument is
+// moved back).  The overloads taking const T& push a copy.  The destructor
+// destroys the values still in the queue.
+//
+// close(): every waiter wakes.  Afterwards pushes return Status::closed and
+// keep their value; pops receive the values still in the queue, in order, then
+// return closed.  A push already in progress when close() starts may still
+// complete until close() returns; no push completes after that.  A pusher
+// that was waiting at close leaves a *hole*: its ticket's slot never receives
+// a value, while later tickets may have deposited in other slots.  A pop that
+// hits a hole does not return closed while values remain: it takes the next
+// promised pop ticket and tries again (drain_closed), so every deposited value
+// is received exactly once.
+//
+// Bulk operations move n values with one ticket operation; the values occupy
+// n consecutive positions of the FIFO (no other push interleaves, no other
+// pop takes one of them):
+//   try_push_bulk(span)   pushes the longest prefix that fits now; returns its
+//                         length (the rest is untouched).
+//   try_pop_bulk(span)    receives up to span.size() values there now.
+//   push_bulk(span, &n)   pushes all, waiting for room; ok, or closed with the
+//                         first n pushed and the rest untouched.
+//   pop_bulk(span, &n)    waits for span.size() values; ok, or closed with the
+//                         first n received and the queue drained.
+//
+// Progress: try operations and fast paths are lock-free except for the wait
+// on a promised turn.  Blocking waits spin briefly (platform::Backoff), then
+// sleep on the slot's futex word; a handoff wakes only the thread whose turn
+// it is, and makes no syscall when nobody sleeps.
+//
+// Representation
+// --------------
+//   config (read-mostly line): the closed flag (written once, by close()),
+//     and the slot array: for Queue<T, P> its address, capacity and index
+//     shift on the same line; for FixedQueue the N slots inline after it.
+//   slots: capacity detail::TurnSlots, each padded to
+//     platform::cache_line_size, so neighbouring tickets never share a line.
+//   dispatch (one line): push_ and pop_, the 64-bit ticket counters;
+//     pressure() == push_ - pop_ (k > capacity: k - capacity pushers wait,
+//     k < 0: -k poppers wait).  Arrivals write this line, handoffs the slot
+//     lines; the config line is only read, so it stays shared in every cache.
+//   Ticket t uses slot t mod capacity in lap t div capacity, with turns
+//   TurnSlot::turn_for(lap, 0) (put) and turn_for(lap, 1) (take).  A power of
+//   two capacity indexes with a mask and a shift, others with one division.
+//   Queue<T, P> allocates the slots at construction; Queue<T, P, N> (alias
+//   FixedQueue<T, N, P>) stores them inline, so the whole queue can live in
+//   memory shared between processes (see shared_queue.hpp).
+//   Tickets wrap modulo 2^64, turns modulo 2^20: seamless for every capacity
+//   at the turn wrap, and at the ticket wrap for power-of-two capacities.  (A
+//   queue of another capacity would need 2^64 operations, centuries, to reach
+//   the ticket wrap.)  StartTicket lets tests start next to a wrap.
+//
+// Costs (uncontended): push or pop = one load of the config line, one
+// fetch_add on the dispatch line, one acquire load and one CAS on the slot
+// line, the value move; no syscall unless a thread sleeps.
+// sizeof(FixedQueue<T, N>) == (N + 2) * cache_line_size for T of up to
+// cache_line_size - 4 bytes.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "cubby/detail/order.hpp"
+#include "cubby/detail/ticket_dispatch.hpp"
+#include "cubby/detail/turn_slot.hpp"
+#include "cubby/platform/cache_line.hpp"
+#include "cubby/platform/native.hpp"
+#include "cubby/status.hpp"
+
+namespace cubby {
+
+// dynamic_capacity: the Capacity argument of a Queue whose capacity is given
+// at construction.
+inline constexpr std::size_t dynamic_capacity = std::numeric_limits<std::size_t>::max();
+
+namespace detail {
+
+// First lap of slot `i` when the counters start at `start`: the lap of the
+// first ticket t >= start (mod 2^64) with t mod capacity == i.
+inline std::uint64_t first_lap(std::uint64_t start, std::size_t i, std::size_t capacity) noexcept {
+  const std::uint64_t cap = capacity;
+  const std::uint64_t offset = (i + cap - start % cap) % cap;
+  return (start + offset) / cap;
+}
+
+// QueueSlots: the slot array, heap-allocated (Capacity == dynamic_capacity) or
+// inline (Capacity == N).  Slot i is constructed at its first lap.
+template <class Slot, std::size_t Capacity>
+class QueueSlots {
+ public:
+  using Padded = platform::CachePadded<Slot>;
+  static_assert(Capacity > 0, "FixedQueue: capacity must be at least 1");
+
+  QueueSlots(std::size_t /*capacity*/, std::uint64_t start) noexcept {
+    for (std::size_t i = 0; i < Capacity; ++i) ::new (static_cast<void*>(&bytes_[i * sizeof(Padded)])) Padded(first_lap(start, i, Capacity));
+  }
+  ~QueueSlots() {
+    for (std::size_t i = 0; i < Capacity; ++i) slot(i).~Padded();
+  }
+  QueueSlots(const QueueSlots&) = delete;
+  QueueSlots& operator=(const QueueSlots&) = delete;
+
+  static constexpr std::size_t capacity() noexcept { return Capacity; }
+  Padded& slot(std::size_t i) noexcept { return *std::launder(reinterpret_cast<Padded*>(&bytes_[i * sizeof(Padded)])); }
+  const Padded& slot(std::size_t i) const noexcept {
+    return *std::launder(reinterpret_cast<const Padded*>(&bytes_[i * sizeof(Padded)]));
+  }
+  // The slot and lap of ticket t: division by a constant (a shift for powers
+  // of two).
+  std::size_t index(std::uint64_t t) const noexcept { return static_cast<std::size_t>(t % Capacity); }
+  std::uint64_t lap(std::uint64_t t) const noexcept { return t / Capacity; }
+
+ private:
+  alignas(Padded) unsigned char bytes_[Capacity * sizeof(Padded)];
+};
+
+template <class Slot>
+class QueueSlots<Slot, dynamic_capacity> {
+ public:
+  using Padded = platform::CachePadded<Slot>;
+
+  QueueSlots(std::size_t capacity, std::uint64_t start)
+      : capacity_(checked(capacity)),
+        shift_(log2_if_power_of_two(capacity)),
+        mask_(shift_ >= 0 ? capacity - 1 : 0),
+        slots_(static_cast<Padded*>(::operator new(capacity * sizeof(Padded), std::align_val_t{alignof(Padded)}))) {
+    for (std::size_t i = 0; i < capacity_; ++i) ::new (static_cast<void*>(slots_ + i)) Padded(first_lap(start, i, capacity_));
+  }
+  ~QueueSlots() {
+    for (std::size_t i = 0; i < capacity_; ++i) slots_[i].~Padded();
+    ::operator delete(slots_, std::align_val_t{alignof(Padded)});
+  }
+  QueueSlots(const QueueSlots&) = delete;
+  QueueSlots& operator=(const QueueSlots&) = delete;
+
+  std::size_t capacity() const noexcept { return capacity_; }
+  Padded& slot(std::size_t i) noexcept { return slots_[i]; }
+  const Padded& slot(std::size_t i) const noexcept { return slots_[i]; }
+  std::size_t index(std::uint64_t t) const noexcept {
+    return shift_ >= 0 ? static_cast<std::size_t>(t & mask_) : static_cast<std::size_t>(t % capacity_);
+  }
+  std::uint64_t lap(std::uint64_t t) const noexcept { return shift_ >= 0 ? t >> shift_ : t / capacity_; }
+
+ private:
+  static std::size_t checked(std::size_t capacity) {
+    if (capacity == 0) throw std::invalid_argument("cubby::Queue: capacity must be at least 1, got 0");
+    if (capacity > std::numeric_limits<std::size_t>::max() / sizeof(Padded) / 2) {
+      throw std::invalid_argument("cubby::Queue: capacity " + std::to_string(capacity) + " is too large");
+    }
+    return capacity;
+  }
+  static int log2_if_power_of_two(std::size_t capacity) noexcept {
+    if ((capacity & (capacity - 1)) != 0) return -1;
+    int shift = 0;
+    while ((std::size_t{1} << shift) != capacity) ++shift;
+    return shift;
+  }
+
+  std::size_t capacity_;
+  int shift_;  // log2(capacity) for a power of two, else -1
+  std::uint64_t mask_;
+  Padded* slots_;
+};
+
+}  // namespace detail
+
+template <class T, class Platform = DefaultPlatform, std::size_t Capacity = dynamic_capacity>
+class Queue {
+  static_assert(std::is_nothrow_move_constructible_v<T>, "Queue<T>: T must be nothrow move constructible");
+  static_assert(std::is_nothrow_move_assignable_v<T>, "Queue<T>: T must be nothrow move assignable");
+  static_assert(std::is_nothrow_destructible_v<T>, "Queue<T>: T must be nothrow destructible");
+
+  using Slot = detail::TurnSlot<T, Platform>;
+  using Slots = detail::QueueSlots<Slot, Capacity>;
+
+ public:
+  using value_type = T;
+  using clock = std::chrono::steady_clock;
+  static constexpr bool fixed_capacity = Capacity != dynamic_capacity;
+
+  // Queue(capacity): a queue of `capacity` slots (dynamic form only).
+  // Throws std::invalid_argument if capacity is 0 (or absurdly large),
+  // std::bad_alloc if the slots cannot be allocated.
+  explicit Queue(std::size_t capacity)
+    requires(!fixed_capacity)
+      : Queue(capacity, StartTicket{}) {}
+  Queue(std::size_t capacity, StartTicket start)
+    requires(!fixed_capacity)
+      : config_(capacity, start.value), dispatch_(start.value) {}
+  // Queue(): the fixed form, Capacity inline slots.
+  Queue() noexcept
+    requires(fixed_capacity)
+      : Queue(StartTicket{}) {}
+  explicit Queue(StartTicket start) noexcept
+    requires(fixed_capacity)
+      : config_(Capacity, start.value), dispatch_(start.value) {}
+
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  // ~Queue: destroys the values still in the queue.  No operation may run.
+  ~Queue() {
+    for (std::size_t i = 0; i < capacity(); ++i) {
+      Slot& s = *config_->slots.slot(i);
+      if (s.holds_value_quiescent()) s.destroy_value_quiescent();
+    }
+  }
+
+  std::size_t capacity() const noexcept { return config_->slots.capacity(); }
+
+  // push: deposits v, waiting (in arrival order) while the queue is full.
+  // ok, or closed (v left with the caller).
+  Status push(T&& v) noexcept {
+    if (closed_flag()) return Status::closed;  // void tickets after close stay rare
+    const std::uint64_t t = dispatch_->take_push();
+    return slot_of(t).put(put_turn(t), v);
+  }
+  Status push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+    T copy(v);
+    return push(std::move(copy));
+  }
+  // pop: receives the next value, waiting (in arrival order) while the queue
+  // is empty.  ok, or closed (closed and drained; `out` untouched).
+  Status pop(T& out) noexcept {
+    if (closed_flag()) return drain_closed(out);
+    const std::uint64_t t = dispatch_->take_pop();
+    const Status s = slot_of(t).take(take_turn(t), out);
+    return s == Status::closed ? drain_closed(out) : s;  // a hole or beyond the last push
+  }
+
+  // try_push: deposits v if there is room now (see Contract: promised).
+  // false if full or closed; v is then left with the caller.
+  [[nodiscard]] bool try_push(T&& v) noexcept { return timed_push(v, nullptr) == Status::ok; }
+  [[nodiscard]] bool try_push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+    T copy(v);
+    return try_push(std::move(copy));
+  }
+  // try_pop: the next value if one is there now (or a push already in line
+  // will deliver it); nullopt if empty, or closed and drained.
+  [[nodiscard]] std::optional<T> try_pop() noexcept {
+    std::optional<T> out;
+    (void)timed_pop_with(nullptr, [&out](T&& v) noexcept { out.emplace(std::move(v)); });
+    return out;
+  }
+
+  // Timed forms: ok, timeout (nothing changed, v left with the caller) or
+  // closed.  A deadline in the past still succeeds if the operation is ready.
+  template <class Rep, class Period>
+  Status push_for(T&& v, std::chrono::duration<Rep, Period> timeout) noexcept {
+    return push_until(std::move(v), deadline_after(timeout));
+  }
+  template <class Rep, class Period>
+  Status push_for(const T& v, std::chrono::duration<Rep, Period> timeout) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+    T copy(v);
+    return push_until(std::move(copy), deadline_after(timeout));
+  }
+  Status push_until(T&& v, clock::time_point deadline) noexcept { return timed_push(v, &deadline); }
+  Status push_until(const T& v, clock::time_point deadline) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+    T copy(v);
+    return timed_push(copy, &deadline);
+  }
+  template <class Rep, class Period>
+  Status pop_for(T& out, std::chrono::duration<Rep, Period> timeout) noexcept {
+    return pop_until(out, deadline_after(timeout));
+  }
+  Status pop_until(T& out, clock::time_point deadline) noexcept {
+    return timed_pop_with(&deadline, [&out](T&& v) noexcept { out = std::move(v); });
+  }
+
+  // try_push_bulk: moves the longest prefix of `values` that fits now into
+  // the queue, as consecutive FIFO positions; returns its length.  The rest of
+  // `values` is untouched.  0 if full or closed.
+  [[nodiscard]] std::size_t try_push_bulk(std::span<T> values) noexcept {
+    if (closed_flag() || values.empty()) return 0;
+    std::uint64_t first = 0;
+    const auto n = dispatch_->try_take_promised_push_n(signed_capacity(), values.size(), first);
+    return put_run(first, values.first(static_cast<std::size_t>(n)));
+  }
+  // try_pop_bulk: receives up to out.size() values that are there now (or
+  // promised by pushes in line) into out[0, count), in FIFO order; returns
+  // count.  0 if empty, or closed and drained.
+  [[nodiscard]] std::size_t try_pop_bulk(std::span<T> out) noexcept {
+    std::size_t got = 0;
+    while (got < out.size()) {
+      std::uint64_t first = 0;
+      const auto n = dispatch_->try_take_promised_pop_n(out.size() - got, first);
+      if (n == 0) break;
+      // After a hole (only after close) the loop claims again.
+      got += take_run(first, static_cast<std::size_t>(n), out.subspan(got));
+    }
+    return got;
+  }
+  // push_bulk: pushes every value, waiting for room, as consecutive FIFO
+  // positions.  ok: all pushed.  closed: values[0, *pushed) went in, the rest
+  // are untouched.  `pushed` may be null.
+  Status push_bulk(std::span<T> values, std::size_t* pushed = nullptr) noexcept {
+    std::size_t done = 0;
+    if (!closed_flag() && !values.empty()) done = put_run(dispatch_->take_push_n(values.size()), values);
+    if (pushed != nullptr) *pushed = done;
+    return done == values.size() ? Status::ok : Status::closed;
+  }
+  // pop_bulk: waits for out.size() values (the next ones in arrival order),
+  // received into out in FIFO order.  ok: all received.  closed: the queue is
+  // closed and drained, out[0, *popped) received.  `popped` may be null.
+  Status pop_bulk(std::span<T> out, std::size_t* popped = nullptr) noexcept {
+    std::size_t got = 0;
+    if (!closed_flag() && !out.empty()) got = take_run(dispatch_->take_pop_n(out.size()), out.size(), out);
+    while (got < out.size() && drain_closed(out[got]) == Status::ok) ++got;
+    if (popped != nullptr) *popped = got;
+    return got == out.size() ? Status::ok : Status::closed;
+  }
+
+  // close: every waiter wakes; see the class comment.  Idempotent.
+  void close() noexcept {
+    // [Q1] release: pairs with [Q2]; whatever the closer did before close()
+    // is visible to a thread that returns `closed` because of the flag.
+    if (config_->closed.exchange(1, CUBBY_ORDER(Q1, std::memory_order_release)) != 0) return;
+    for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->close();
+  }
+  bool is_closed() const noexcept { return closed_flag(); }
+
+  // pressure: pushes minus pops that have arrived (see Representation).
+  // Exact when no operation is in flight; unspecified after close().
+  std::int64_t pressure() const noexcept { return dispatch_->pressure(); }
+  // size: the number of values in the queue, pressure() clamped to
+  // [0, capacity()].  Exact when no operation is in flight.
+  std::size_t size() const noexcept {
+    const std::int64_t p = pressure();
+    if (p <= 0) return 0;
+    return static_cast<std::uint64_t>(p) >= capacity() ? capacity() : static_cast<std::size_t>(p);
+  }
+
+ private:
+  template <class Rep, class Period>
+  static clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
+    return clock::now() + std::chrono::ceil<clock::duration>(timeout);
+  }
+  std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
+
+  // [Q2] acquire: pairs with [Q1].
+  bool closed_flag() const noexcept { return config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire)) != 0; }
+
+  Slot& slot_of(std::uint64_t t) noexcept { return *config_->slots.slot(config_->slots.index(t)); }
+  typename Slot::Word put_turn(std::uint64_t t) const noexcept { return Slot::turn_for(config_->slots.lap(t), 0); }
+  typename Slot::Word take_turn(std::uint64_t t) const noexcept { return Slot::turn_for(config_->slots.lap(t), 1); }
+
+  Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
+    std::uint64_t ticket = 0;
+    const Status s = detail::claim_until<Platform>(
+        deadline, ticket, [this] { return closed_flag(); },
+        [this](std::uint64_t& t) { return dispatch_->try_take_promised_push(signed_capacity(), t); },
+        [this](std::uint64_t t) -> Slot& { return slot_of(t); });
+    if (s != Status::ok) return s;
+    return slot_of(ticket).put(put_turn(ticket), v);
+  }
+  template <class Sink>
+  Status timed_pop_with(const platform::SteadyTime* deadline, Sink sink) noexcept {
+    std::uint64_t ticket = 0;
+    const Status s = detail::claim_until<Platform>(
+        deadline, ticket, [this] { return closed_flag(); },
+        [this](std::uint64_t& t) { return dispatch_->try_take_promised_pop(t); },
+        [this](std::uint64_t t) -> Slot& { return slot_of(t); });
+    if (s == Status::timeout) return s;
+    if (s == Status::ok && slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
+    return drain_closed_with(sink);
+  }
+
+  // drain_closed: after close (or a hole), a pop takes a ticket only if a
+  // value may still be owed to it (push - pop > 0), and retries past holes.
+  // Terminates: after close, push_ grows only by pushes that read the flag
+  // before it was set, and each iteration consumes one pop ticket.
+  template <class Sink>
+  Status drain_closed_with(Sink& sink) noexcept {
+    std::uint64_t ticket = 0;
+    while (dispatch_->try_take_promised_pop(ticket)) {
+      if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
+    }
+    return Status::closed;
+  }
+  Status drain_closed(T& out) noexcept {
+    auto sink = [&out](T&& v) noexcept { out = std::move(v); };
+    return drain_closed_with(sink);
+  }
+
+  // put_run: puts values[i] at ticket first + i, in order.  On the first
+  // closed put the remaining tickets are abandoned: they become holes (their
+  // slots are closed, or about to be: close() has begun), and their values stay
+  // with the caller.  Returns how many were put.
+  std::size_t put_run(std::uint64_t first, std::span<T> values) noexcept {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::uint64_t t = first + i;
+      if (slot_of(t).put(put_turn(t), values[i]) != Status::ok) return i;
+    }
+    return values.size();
+  }
+  // take_run: takes tickets first .. first + n - 1 in order into out,
+  // skipping holes; returns how many values were received.
+  std::size_t take_run(std::uint64_t first, std::size_t n, std::span<T> out) noexcept {
+    std::size_t got = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t t = first + i;
+      if (slot_of(t).take(take_turn(t), out[got]) == Status::ok) ++got;
+    }
+    return got;
+  }
+
+  struct Config {
+    Config(std::size_t capacity, std::uint64_t start) : slots(capacity, start) {}
+    // closed: 0 open, 1 closed; set once by close().
+    typename Platform::template atomic<std::uint32_t> closed{0};
+    Slots slots;
+  };
+
+  // For the fixed form the slots follow the config block inline; Config's
+  // alignment (that of a padded slot) keeps the layout in whole lines.
+  platform::CachePadded<Config> config_;
+  platform::CachePadded<detail::TicketDispatch<Platform>> dispatch_;
+};
+
+// FixedQueue<T, N>: a Queue whose N slots are stored inline (no allocation;
+// placeable in shared memory).
+template <class T, std::size_t N, class Platform = DefaultPlatform>
+using FixedQueue = Queue<T, Platform, N>;
+
+}  // namespace cubby

@@ -1,0 +1,112 @@
+// cubby/shared_queue.hpp: a bounded queue of integers shared between
+// processes.
+//
+// Contract
+// --------
+// SharedQueue<T, N> is a handle on a FixedQueue<T, N, platform::IpcPlatform>
+// that lives in a named POSIX shared-memory segment.  One process create()s
+// it; others open() it by name (or inherit the mapping across fork()).  The
+// queue has the full Queue contract (FIFO, blocking/try/timed/bulk
+// operations, close) across every process that maps it; T must be an
+// integral type (values are copied between address spaces as bits).
+//
+// Lifetime: create() makes the segment, constructs the queue and then marks
+// it ready ([Q3]); open() waits (up to a few seconds) for the mark ([Q4])
+// before it returns.  Handles unmap when destroyed; the creator's handle also
+// removes the name (processes that mapped the segment keep using it).  The
+// queue is never destroyed explicitly: it holds integers only.  A process
+// that dies while it owns a turn (inside a push or pop) blocks that slot for
+// everyone: like any in-memory lock-free queue, this is not robust against
+// crashes.
+//
+// Representation: line 0 of the segment is the header (ready mark and layout
+// check), then the queue (sizeof(queue_type), whole cache lines).
+//
+// Costs: as Queue, except that a handoff to a sleeper wakes every sleeper of
+// that slot (no futex channels in Boost's process-shared wait/notify).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#include "cubby/detail/order.hpp"
+#include "cubby/platform/cache_line.hpp"
+#include "cubby/platform/ipc.hpp"
+#include "cubby/queue.hpp"
+
+namespace cubby {
+
+template <class T, std::size_t N>
+class SharedQueue {
+  static_assert(std::is_integral_v<T>, "SharedQueue<T, N>: T must be an integral type");
+
+ public:
+  using queue_type = FixedQueue<T, N, platform::IpcPlatform>;
+
+  // create: a new segment `name` (e.g. "/my-queue") holding an empty queue.
+  // Throws std::system_error if the name exists or the segment cannot be
+  // made.
+  static SharedQueue create(const std::string& name) {
+    platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());
+    auto* h = ::new (mem.data()) Header{};
+    ::new (queue_address(mem.data())) queue_type();
+    h->layout = layout_id();
+    // [Q3] release: publishes the constructed queue to open(); pairs with [Q4].
+    h->ready.store(kReady, CUBBY_ORDER(Q3, std::memory_order_release));
+    return SharedQueue(std::move(mem));
+  }
+
+  // open: the queue in the existing segment `name`.  Throws
+  // std::system_error if there is none, std::runtime_error if it was made for
+  // another T or N, or if it is not ready within `wait`.
+  static SharedQueue open(const std::string& name, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    platform::SharedMemory mem = platform::SharedMemory::open(name, segment_size());
+    auto* h = std::launder(reinterpret_cast<Header*>(mem.data()));
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    // [Q4] acquire: pairs with [Q3]: the creator's construction of the queue
+    // happens-before our use of it.
+    while (h->ready.load(CUBBY_ORDER(Q4, std::memory_order_acquire)) != kReady) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cubby::SharedQueue: '" + name + "' is not ready");
+      std::this_thread::yield();
+    }
+    if (h->layout != layout_id()) throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type");
+    return SharedQueue(std::move(mem));
+  }
+
+  // unlink: removes the name now (the creator's handle does it on
+  // destruction anyway); false if it did not exist.
+  static bool unlink(const std::string& name) noexcept { return platform::SharedMemory::unlink(name); }
+
+  queue_type& operator*() const noexcept { return *queue_; }
+  queue_type* operator->() const noexcept { return queue_; }
+  const std::string& name() const noexcept { return memory_.name(); }
+
+ private:
+  static constexpr std::uint32_t kReady = 0x43554242u;  // "CUBB"
+
+  struct Header {
+    platform::IpcAtomic<std::uint32_t> ready{0u};
+    std::uint32_t layout = 0;
+  };
+  static_assert(sizeof(Header) <= platform::cache_line_size);
+
+  static constexpr std::uint32_t layout_id() noexcept {
+    return static_cast<std::uint32_t>(sizeof(queue_type) ^ (sizeof(T) << 24) ^ (std::is_signed_v<T> ? 1u << 31 : 0u));
+  }
+  static constexpr std::size_t segment_size() noexcept { return platform::cache_line_size + sizeof(queue_type); }
+  static void* queue_address(void* base) noexcept { return static_cast<unsigned char*>(base) + platform::cache_line_size; }
+
+  explicit SharedQueue(platform::SharedMemory mem) noexcept
+      : memory_(std::move(mem)), queue_(std::launder(reinterpret_cast<queue_type*>(queue_address(memory_.data())))) {}
+
+  platform::SharedMemory memory_;
+  queue_type* queue_;
+};
+
+}  // namespace cubby

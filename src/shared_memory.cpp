@@ -1,0 +1,100 @@
+// src/shared_memory.cpp: the POSIX shared-memory syscalls behind
+// platform::SharedMemory (shm_open, ftruncate, mmap), and their errors.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include "cubby/platform/ipc.hpp"
+
+namespace cubby::platform {
+namespace {
+
+[[noreturn]] void fail(int err, const std::string& what, const std::string& name) {
+  throw std::system_error(err, std::generic_category(), "cubby::SharedMemory: " + what + " '" + name + "'");
+}
+
+void* map(int fd, std::size_t size, const std::string& name) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    ::close(fd);
+    fail(err, "mmap", name);
+  }
+  ::close(fd);  // the mapping keeps the segment
+  return p;
+}
+
+}  // namespace
+
+SharedMemory SharedMemory::create(const std::string& name, std::size_t size, bool unlink_on_destroy) {
+  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) fail(errno, "shm_open(create)", name);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::shm_unlink(name.c_str());
+    fail(err, "ftruncate", name);
+  }
+  void* p = nullptr;
+  try {
+    p = map(fd, size, name);
+  } catch (...) {
+    ::shm_unlink(name.c_str());
+    throw;
+  }
+  return SharedMemory(name, p, size, unlink_on_destroy);
+}
+
+SharedMemory SharedMemory::open(const std::string& name, std::size_t size) {
+  const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
+  if (fd < 0) fail(errno, "shm_open(open)", name);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail(err, "fstat", name);
+  }
+  if (static_cast<std::size_t>(st.st_size) < size) {
+    ::close(fd);
+    fail(EINVAL, "segment smaller than expected", name);
+  }
+  return SharedMemory(name, map(fd, size, name), size, false);
+}
+
+bool SharedMemory::unlink(const std::string& name) noexcept { return ::shm_unlink(name.c_str()) == 0; }
+
+SharedMemory::SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept
+    : name_(std::move(name)), data_(data), size_(size), unlink_on_destroy_(unlink_on_destroy) {}
+
+SharedMemory::SharedMemory(SharedMemory&& o) noexcept
+    : name_(std::move(o.name_)),
+      data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      unlink_on_destroy_(std::exchange(o.unlink_on_destroy_, false)) {}
+
+SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
+  if (this != &o) {
+    release();
+    name_ = std::move(o.name_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    unlink_on_destroy_ = std::exchange(o.unlink_on_destroy_, false);
+  }
+  return *this;
+}
+
+SharedMemory::~SharedMemory() { release(); }
+
+void SharedMemory::release() noexcept {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  if (unlink_on_destroy_) ::shm_unlink(name_.c_str());
+  data_ = nullptr;
+  unlink_on_destroy_ = false;
+}
+
+}  // namespace cubby::platform

@@ -1,0 +1,402 @@
+// Unit tests of cubby::MessageEngine (the message pool) and its free list,
+// cubby::detail::PtrStack.
+#include "cubby/message_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <memory_resource>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cubby/detail/index_stack.hpp"
+
+using cubby::GetResult;
+using cubby::Message;
+using cubby::MessageEngine;
+using cubby::MessagePoolOptions;
+using cubby::OwnedMessage;
+using cubby::PoolError;
+using cubby::Strategy;
+
+namespace {
+
+// A thread-safe resource over new/delete that counts what is outstanding and
+// throws std::bad_alloc on the fail_at-th allocation (1-based; 0: never).
+class CountingResource : public std::pmr::memory_resource {
+ public:
+  explicit CountingResource(std::size_t fail_at = 0) : fail_at_(fail_at) {}
+  std::size_t outstanding_blocks() const { return blocks_.load(); }
+  std::size_t outstanding_bytes() const { return bytes_.load(); }
+  std::size_t allocations() const { return allocations_.load(); }
+  void fail_at(std::size_t n) { fail_at_ = n; }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    const std::size_t n = allocations_.fetch_add(1) + 1;
+    if (fail_at_ != 0 && n == fail_at_) throw std::bad_alloc();
+    void* p = std::pmr::new_delete_resource()->allocate(bytes, align);
+    blocks_.fetch_add(1);
+    bytes_.fetch_add(bytes);
+    return p;
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+    std::pmr::new_delete_resource()->deallocate(p, bytes, align);
+    blocks_.fetch_sub(1);
+    bytes_.fetch_sub(bytes);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+
+  std::atomic<std::size_t> fail_at_{0};
+  std::atomic<std::size_t> allocations_{0};
+  std::atomic<std::size_t> blocks_{0};
+  std::atomic<std::size_t> bytes_{0};
+};
+
+Message* must_get(MessageEngine& e, Strategy s) {
+  GetResult r = e.get(s);
+  EXPECT_TRUE(r.has_value());
+  return r.has_value() ? r.value() : nullptr;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- PtrStack
+
+TEST(PtrStack, LifoBoundedAndEmpty) {
+  cubby::detail::PtrStack<int, cubby::DefaultPlatform> s(3, std::pmr::new_delete_resource());
+  int a = 1, b = 2, c = 3, d = 4;
+  EXPECT_EQ(s.pop(), nullptr);
+  EXPECT_TRUE(s.push(&a));
+  EXPECT_TRUE(s.push(&b));
+  EXPECT_TRUE(s.push(&c));
+  EXPECT_FALSE(s.push(&d));
+  EXPECT_EQ(s.pop(), &c);
+  EXPECT_EQ(s.pop(), &b);
+  EXPECT_TRUE(s.push(&d));
+  EXPECT_EQ(s.pop(), &d);
+  EXPECT_EQ(s.pop(), &a);
+  EXPECT_EQ(s.pop(), nullptr);
+  cubby::detail::PtrStack<int, cubby::DefaultPlatform> zero(0, std::pmr::new_delete_resource());
+  EXPECT_FALSE(zero.push(&a));
+  EXPECT_EQ(zero.pop(), nullptr);
+}
+
+// Threads pass a fixed set of tokens through the stack: none is lost or
+// duplicated, and the stack never holds more than its capacity.
+TEST(PtrStack, ConcurrentPushPopConservesPointers) {
+  constexpr int threads = 4, tokens_per_thread = 8, rounds = 20000;
+  cubby::detail::PtrStack<int, cubby::DefaultPlatform> s(threads * tokens_per_thread / 2,
+                                                         std::pmr::new_delete_resource());
+  std::vector<int> tokens(threads * tokens_per_thread);
+  std::vector<std::thread> ts;
+  std::vector<std::vector<int*>> held(threads);
+  for (int t = 0; t < threads; ++t) {
+    for (int i = 0; i < tokens_per_thread; ++i) held[t].push_back(&tokens[t * tokens_per_thread + i]);
+    ts.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        if ((r + t) % 2 == 0 && !held[t].empty()) {
+          if (s.push(held[t].back())) held[t].pop_back();
+        } else if (int* p = s.pop()) {
+          held[t].push_back(p);
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::multiset<int*> all;
+  for (auto& h : held) all.insert(h.begin(), h.end());
+  while (int* p = s.pop()) all.insert(p);
+  ASSERT_EQ(all.size(), tokens.size());
+  EXPECT_EQ(std::set<int*>(all.begin(), all.end()).size(), tokens.size());
+}
+
+// ---------------------------------------------------------------- options
+
+TEST(MessagePool, DefaultOptions) {
+  constexpr MessagePoolOptions d = MessagePoolOptions::defaults();
+  EXPECT_EQ(d.initial_pooled, 16u);
+  EXPECT_EQ(d.max_pooled, 64u);
+  MessageEngine e;
+  EXPECT_EQ(e.options().initial_pooled, 16u);
+  EXPECT_EQ(e.live_messages(), 16u);
+  EXPECT_EQ(e.resource(), std::pmr::new_delete_resource());
+}
+
+TEST(MessagePool, MaxBelowInitialThrowsNamingBoth) {
+  try {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 17, .max_pooled = 5});
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& ex) {
+    const std::string what = ex.what();
+    EXPECT_NE(what.find("17"), std::string::npos) << what;
+    EXPECT_NE(what.find('5'), std::string::npos) << what;
+  }
+  EXPECT_THROW(MessageEngine(MessagePoolOptions::defaults(), nullptr), std::invalid_argument);
+  MessageEngine equal(MessagePoolOptions{.initial_pooled = 4, .max_pooled = 4});  // equal is fine
+  EXPECT_EQ(equal.live_messages(), 4u);
+}
+
+// ---------------------------------------------------------------- strategies
+
+TEST(MessagePool, PoolOnlyReturnsNullWhenEmpty) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 4});
+  Message* a = must_get(e, Strategy::pool_only);
+  Message* b = must_get(e, Strategy::pool_only);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a, b);
+  GetResult r = e.get(Strategy::pool_only);
+  ASSERT_TRUE(r.has_value());  // null is a valid answer, not an error
+  EXPECT_EQ(r.value(), nullptr);
+  Message* c = must_get(e, Strategy::always);  // allocates
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(e.live_messages(), 3u);
+  e.put(a);
+  e.put(b);
+  e.put(c);
+  EXPECT_EQ(a, nullptr);
+  EXPECT_EQ(b, nullptr);
+  EXPECT_EQ(c, nullptr);
+  EXPECT_EQ(e.live_messages(), 3u);  // all pooled (max 4)
+}
+
+TEST(MessagePool, PutNullDoesNothingAndPutNullsThePointer) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1});
+  Message* none = nullptr;
+  e.put(none);
+  EXPECT_EQ(none, nullptr);
+  Message* m = must_get(e, Strategy::pool_only);
+  ASSERT_NE(m, nullptr);
+  e.put(m);
+  EXPECT_EQ(m, nullptr);
+  e.put(m);  // the nulled pointer: a second put is harmless
+  EXPECT_EQ(e.live_messages(), 1u);
+}
+
+TEST(MessagePool, ReuseKeepsBodyCapacityAndResetsContent) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1});
+  Message* m = must_get(e, Strategy::pool_only);
+  m->header.type = 7;
+  m->header.sequence = 99;
+  m->body().resize(1000, std::byte{0x5a});
+  const auto cap = m->body().capacity();
+  const Message* before = m;
+  e.put(m);
+  Message* again = must_get(e, Strategy::pool_only);
+  ASSERT_EQ(again, before);
+  EXPECT_EQ(again->header.type, 0u);
+  EXPECT_EQ(again->header.sequence, 0u);
+  EXPECT_TRUE(again->body().empty());
+  EXPECT_EQ(again->body().capacity(), cap);
+  e.put(again);
+}
+
+TEST(MessagePool, FullPoolDestroysPutMessages) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 3, .body_reserve = 32}, &res);
+    std::vector<Message*> held;
+    for (int i = 0; i < 6; ++i) held.push_back(must_get(e, Strategy::always));
+    EXPECT_EQ(e.live_messages(), 6u);
+    for (auto*& m : held) e.put(m);
+    EXPECT_EQ(e.live_messages(), 3u);  // 3 pooled, 3 destroyed
+    int pooled = 0;
+    std::vector<Message*> again;
+    for (;;) {
+      Message* m = must_get(e, Strategy::pool_only);
+      if (m == nullptr) break;
+      again.push_back(m);
+      ++pooled;
+    }
+    EXPECT_EQ(pooled, 3);
+    for (auto*& m : again) e.put(m);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+  EXPECT_EQ(res.outstanding_bytes(), 0u);
+}
+
+TEST(MessagePool, ZeroMaxPoolsNothing) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 0});
+  Message* m = must_get(e, Strategy::always);
+  ASSERT_NE(m, nullptr);
+  e.put(m);
+  EXPECT_EQ(e.live_messages(), 0u);
+  GetResult r = e.get(Strategy::pool_only);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value(), nullptr);
+}
+
+TEST(MessagePool, OwnedMessagePutsBack) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 2});
+  {
+    OwnedMessage o(e, must_get(e, Strategy::pool_only));
+    ASSERT_TRUE(o);
+    o->header.user = 5;
+    OwnedMessage moved = std::move(o);
+    EXPECT_FALSE(o);
+    EXPECT_EQ(moved->header.user, 5u);
+    GetResult r = e.get(Strategy::pool_only);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r.value(), nullptr);  // the one message is out
+  }
+  Message* m = must_get(e, Strategy::pool_only);
+  EXPECT_NE(m, nullptr);  // back in the pool
+  OwnedMessage null_owner(e, nullptr);  // owning null is fine
+  e.put(m);
+}
+
+// ---------------------------------------------------------------- shutdown
+
+TEST(MessagePool, ShutdownWithOutstandingMessages) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 4, .max_pooled = 8, .body_reserve = 16}, &res);
+    Message* held1 = must_get(e, Strategy::pool_only);
+    Message* held2 = must_get(e, Strategy::always);
+    held2->body().resize(500);
+    EXPECT_EQ(e.live_messages(), 4u);
+    e.shutdown();
+    EXPECT_TRUE(e.is_shut_down());
+    EXPECT_EQ(e.live_messages(), 2u);  // pooled ones destroyed, held ones alive
+    GetResult r = e.get(Strategy::always);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), PoolError::shut_down);
+    r = e.get(Strategy::pool_only);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), PoolError::shut_down);
+    e.put(held1);  // destroyed, not pooled
+    EXPECT_EQ(held1, nullptr);
+    EXPECT_EQ(e.live_messages(), 1u);
+    {
+      OwnedMessage o(e, held2);  // RAII put after shutdown destroys too
+    }
+    EXPECT_EQ(e.live_messages(), 0u);
+    e.shutdown();  // idempotent
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+  EXPECT_EQ(res.outstanding_bytes(), 0u);
+}
+
+// put racing shutdown: no message stays pooled after shutdown ([P3]).
+TEST(MessagePool, PutRacingShutdownLeavesNothingPooled) {
+  for (int round = 0; round < 50; ++round) {
+    CountingResource res;
+    {
+      MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 64}, &res);
+      std::vector<Message*> held;
+      for (int i = 0; i < 32; ++i) held.push_back(must_get(e, Strategy::always));
+      std::atomic<bool> go{false};
+      std::vector<std::thread> putters;
+      for (int t = 0; t < 2; ++t) {
+        putters.emplace_back([&, t] {
+          while (!go.load()) std::this_thread::yield();
+          for (int i = t; i < 32; i += 2) e.put(held[static_cast<std::size_t>(i)]);
+        });
+      }
+      go = true;
+      e.shutdown();
+      for (auto& t : putters) t.join();
+      EXPECT_EQ(e.live_messages(), 0u) << "round " << round;
+    }
+    EXPECT_EQ(res.outstanding_blocks(), 0u);
+  }
+}
+
+// ---------------------------------------------------------------- allocation failure
+
+TEST(MessagePool, FailingResourceReportsOutOfMemoryAndLeaksNothing) {
+  CountingResource res;
+  {
+    // Allocation 1 is the pool's node array; then each message is a block
+    // plus its reserved body.
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 4, .body_reserve = 64}, &res);
+    const std::size_t base = res.allocations();
+    res.fail_at(base + 1);  // the message block
+    GetResult r = e.get(Strategy::always);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), PoolError::out_of_memory);
+    EXPECT_EQ(e.live_messages(), 0u);
+    res.fail_at(base + 3);  // the next message's body (base + 2 is its block)
+    r = e.get(Strategy::always);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), PoolError::out_of_memory);
+    EXPECT_EQ(e.live_messages(), 0u);
+    EXPECT_EQ(res.outstanding_blocks(), 1u);  // only the node array
+    res.fail_at(0);
+    Message* m = must_get(e, Strategy::always);
+    ASSERT_NE(m, nullptr);
+    // A failing body growth in user code throws to the user; the message stays
+    // usable and is released normally.
+    res.fail_at(res.allocations() + 1);
+    EXPECT_THROW(m->body().resize(100000), std::bad_alloc);
+    res.fail_at(0);
+    e.put(m);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+  EXPECT_EQ(res.outstanding_bytes(), 0u);
+}
+
+TEST(MessagePool, FailureDuringConstructionThrowsAndLeaksNothing) {
+  for (std::size_t n = 1; n <= 5; ++n) {
+    CountingResource res(n);
+    EXPECT_THROW(MessageEngine(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 4, .body_reserve = 8}, &res),
+                 std::bad_alloc)
+        << "failing allocation " << n;
+    EXPECT_EQ(res.outstanding_blocks(), 0u) << "failing allocation " << n;
+  }
+  CountingResource ok(6);  // 1 node array + 2 x (block + body) = 5 allocations
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 4, .body_reserve = 8}, &ok);
+  EXPECT_EQ(e.live_messages(), 2u);
+}
+
+// ---------------------------------------------------------------- concurrency
+
+// Several engines, many threads: messages carry data between threads through
+// the pool (the body written before put is read after get), nothing leaks.
+TEST(MessagePool, ConcurrentGetPutAcrossEngines) {
+  CountingResource res;
+  {
+    MessageEngine e1(MessagePoolOptions{.initial_pooled = 4, .max_pooled = 8}, &res);
+    MessageEngine e2(MessagePoolOptions::defaults(), &res);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t) {
+      ts.emplace_back([&, t] {
+        MessageEngine& e = (t % 2 == 0) ? e1 : e2;
+        std::vector<Message*> held;
+        for (int i = 0; i < 5000; ++i) {
+          if (held.size() < 6 && (i % 3 != 2)) {
+            GetResult r = e.get(i % 2 == 0 ? Strategy::always : Strategy::pool_only);
+            ASSERT_TRUE(r.has_value());
+            if (Message* m = r.value()) {
+              EXPECT_EQ(m->header.sequence, 0u);  // reset by put
+              EXPECT_TRUE(m->body().empty());
+              m->header.sequence = static_cast<std::uint64_t>(i + 1);
+              m->body().assign(16, std::byte{static_cast<unsigned char>(t)});
+              held.push_back(m);
+            }
+          } else if (!held.empty()) {
+            e.put(held.back());
+            held.pop_back();
+          }
+        }
+        for (auto*& m : held) e.put(m);
+      });
+    }
+    for (auto& t : ts) t.join();
+    EXPECT_LE(e1.live_messages(), 8u);
+    EXPECT_LE(e2.live_messages(), 64u);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+TEST(MessagePool, ToString) {
+  EXPECT_STREQ(cubby::to_string(PoolError::out_of_memory), "out_of_memory");
+  EXPECT_STREQ(cubby::to_string(PoolError::shut_down), "shut_down");
+}

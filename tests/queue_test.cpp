@@ -1,0 +1,964 @@
+// Unit tests of cubby::Queue and cubby::FixedQueue: every behaviour their
+// contract names.
+#include "cubby/queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cubby/cubby.hpp"
+
+using namespace std::chrono_literals;
+using cubby::Cubby;
+using cubby::FixedQueue;
+using cubby::Queue;
+using cubby::StartTicket;
+using cubby::Status;
+
+namespace {
+
+template <class Pred>
+void await(Pred pred) {
+  while (!pred()) std::this_thread::yield();
+}
+
+// Counts live instances, to check that the queue destroys what it holds.
+struct Counted {
+  static inline std::atomic<int> live{0};
+  int value = 0;
+  Counted() noexcept { live.fetch_add(1); }
+  explicit Counted(int v) noexcept : value(v) { live.fetch_add(1); }
+  Counted(const Counted& o) noexcept : value(o.value) { live.fetch_add(1); }
+  Counted(Counted&& o) noexcept : value(o.value) { live.fetch_add(1); }
+  Counted& operator=(const Counted&) noexcept = default;
+  Counted& operator=(Counted&&) noexcept = default;
+  ~Counted() { live.fetch_sub(1); }
+};
+
+// A value whose move-assignment (the take's move-out) can be held at a gate:
+// lets a test stall one pop in the middle of its turn.
+struct Gated {
+  static inline std::atomic<int> entered{0};
+  int value = 0;
+  std::atomic<bool>* gate = nullptr;
+  Gated() noexcept = default;
+  Gated(int v, std::atomic<bool>* g) noexcept : value(v), gate(g) {}
+  Gated(Gated&& o) noexcept : value(o.value), gate(o.gate) {}
+  Gated& operator=(Gated&& o) noexcept {
+    if (o.gate != nullptr) {
+      entered.fetch_add(1);
+      while (!o.gate->load()) std::this_thread::yield();
+    }
+    value = o.value;
+    gate = nullptr;
+    return *this;
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- basics
+
+TEST(Queue, ZeroCapacityThrowsNamingTheValue) {
+  try {
+    Queue<int> q(0);
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find('0'), std::string::npos) << e.what();
+  }
+}
+
+TEST(Queue, CapacityAndLayout) {
+  Queue<int> q(5);
+  EXPECT_EQ(q.capacity(), 5u);
+  EXPECT_EQ(q.size(), 0u);
+  FixedQueue<int, 7> f;
+  EXPECT_EQ(f.capacity(), 7u);
+  // One config line, N slot lines, one dispatch line.
+  EXPECT_EQ(sizeof(FixedQueue<int, 4>), 6 * cubby::platform::cache_line_size);
+  EXPECT_EQ(sizeof(FixedQueue<std::string, 4>), 6 * cubby::platform::cache_line_size);
+  EXPECT_EQ(sizeof(Queue<int>), 2 * cubby::platform::cache_line_size);
+}
+
+class QueueCapacity : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(QueueCapacity, FifoSingleThread) {
+  const std::size_t cap = GetParam();
+  Queue<int> q(cap);
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < cap; ++i) ASSERT_EQ(q.push(static_cast<int>(i)), Status::ok);
+    EXPECT_EQ(q.size(), cap);
+    EXPECT_EQ(q.pressure(), static_cast<std::int64_t>(cap));
+    EXPECT_FALSE(q.try_push(-1));
+    for (std::size_t i = 0; i < cap; ++i) {
+      int v = -1;
+      ASSERT_EQ(q.pop(v), Status::ok);
+      EXPECT_EQ(v, static_cast<int>(i));
+    }
+    EXPECT_FALSE(q.try_pop().has_value());
+    EXPECT_EQ(q.size(), 0u);
+  }
+}
+
+TEST_P(QueueCapacity, FifoInterleavedSingleThread) {
+  const std::size_t cap = GetParam();
+  Queue<int> q(cap);
+  int next_in = 0, next_out = 0;
+  std::mt19937 rng(static_cast<unsigned>(cap));
+  for (int i = 0; i < 5000; ++i) {
+    if (rng() % 2 == 0) {
+      if (q.try_push(next_in)) ++next_in;
+    } else if (auto v = q.try_pop()) {
+      ASSERT_EQ(*v, next_out++);
+    }
+    ASSERT_EQ(q.size(), static_cast<std::size_t>(next_in - next_out));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Capacities, QueueCapacity, ::testing::Values(1, 2, 3, 4, 7, 16, 100));
+
+TEST(Queue, TryOpsLeaveNoTicketBehind) {
+  Queue<std::uint64_t> q(2);
+  EXPECT_FALSE(q.try_pop().has_value());
+  EXPECT_EQ(q.pressure(), 0);
+  EXPECT_TRUE(q.try_push(1));
+  EXPECT_TRUE(q.try_push(2));
+  EXPECT_FALSE(q.try_push(3));
+  EXPECT_EQ(q.pressure(), 2);
+  EXPECT_EQ(q.try_pop(), std::optional<std::uint64_t>(1));
+  EXPECT_EQ(q.try_pop(), std::optional<std::uint64_t>(2));
+  EXPECT_FALSE(q.try_pop().has_value());
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+TEST(Queue, TimedOperationsTimeOutAndLeaveNoTrace) {
+  Queue<int> q(2);
+  int v = 0;
+  EXPECT_EQ(q.pop_for(v, 5ms), Status::timeout);
+  EXPECT_EQ(q.pressure(), 0);
+  EXPECT_EQ(q.push_for(1, 5ms), Status::ok);
+  EXPECT_EQ(q.push_for(2, 5ms), Status::ok);
+  EXPECT_EQ(q.push_for(3, 5ms), Status::timeout);
+  EXPECT_EQ(q.pressure(), 2);
+  EXPECT_EQ(q.pop_until(v, std::chrono::steady_clock::now() + 5ms), Status::ok);
+  EXPECT_EQ(v, 1);
+  EXPECT_EQ(q.push_until(4, std::chrono::steady_clock::now() - 1s), Status::ok);  // ready: past deadline is fine
+  EXPECT_EQ(q.pop_until(v, std::chrono::steady_clock::now() - 1s), Status::ok);
+  EXPECT_EQ(v, 2);
+  EXPECT_EQ(q.pop_for(v, 0ms), Status::ok);
+  EXPECT_EQ(v, 4);
+}
+
+TEST(Queue, TimedPopIsWokenByPush) {
+  Queue<int> q(3);
+  std::thread t([&] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(q.push(9), Status::ok);
+  });
+  int v = 0;
+  EXPECT_EQ(q.pop_for(v, 10s), Status::ok);
+  EXPECT_EQ(v, 9);
+  t.join();
+}
+
+TEST(Queue, TimedPushIsWokenByPop) {
+  Queue<int> q(3);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(i), Status::ok);
+  std::thread t([&] {
+    std::this_thread::sleep_for(20ms);
+    int v = -1;
+    EXPECT_EQ(q.pop(v), Status::ok);
+    EXPECT_EQ(v, 0);
+  });
+  EXPECT_EQ(q.push_for(3, 10s), Status::ok);
+  t.join();
+  EXPECT_EQ(q.pressure(), 3);
+}
+
+// Several timed pushers wait on a full queue; each pop must let exactly one
+// through, whichever slot it frees (the timed waiter follows the next ticket).
+TEST(Queue, ManyTimedPushersFollowTheLine) {
+  Queue<int> q(3);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(i), Status::ok);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> pushers;
+  for (int i = 0; i < 5; ++i) {
+    pushers.emplace_back([&, i] {
+      if (q.push_for(10 + i, 30s) == Status::ok) ok.fetch_add(1);
+    });
+  }
+  std::this_thread::sleep_for(10ms);
+  int popped = 0;
+  for (int i = 0; i < 5; ++i) {
+    int v;
+    ASSERT_EQ(q.pop(v), Status::ok);
+    ++popped;
+    await([&] { return ok.load() == popped; });
+  }
+  for (auto& t : pushers) t.join();
+  EXPECT_EQ(q.size(), 3u);
+}
+
+TEST(Queue, WaitingPushersDepositInArrivalOrder) {
+  constexpr int n = 8;
+  Queue<int> q(2);
+  ASSERT_EQ(q.push(-2), Status::ok);
+  ASSERT_EQ(q.push(-1), Status::ok);
+  std::vector<std::thread> pushers;
+  for (int i = 0; i < n; ++i) {
+    pushers.emplace_back([&q, i] { EXPECT_EQ(q.push(i), Status::ok); });
+    await([&] { return q.pressure() == i + 3; });
+  }
+  std::this_thread::sleep_for(10ms);
+  for (int i = -2; i < n; ++i) {
+    int v = 0;
+    ASSERT_EQ(q.pop(v), Status::ok);
+    EXPECT_EQ(v, i);
+  }
+  for (auto& t : pushers) t.join();
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+TEST(Queue, WaitingPoppersTakeInArrivalOrder) {
+  constexpr int n = 8;
+  Queue<int> q(3);
+  std::vector<int> got(n, -1);
+  std::vector<std::thread> poppers;
+  for (int i = 0; i < n; ++i) {
+    poppers.emplace_back([&q, &got, i] { EXPECT_EQ(q.pop(got[i]), Status::ok); });
+    await([&] { return q.pressure() == -(i + 1); });
+  }
+  std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(q.push(100 + i), Status::ok);
+  for (auto& t : poppers) t.join();
+  for (int i = 0; i < n; ++i) EXPECT_EQ(got[i], 100 + i);
+}
+
+// ---------------------------------------------------------------- close
+
+TEST(Queue, CloseWakesWaitingPushersWhoKeepTheirValues) {
+  Queue<std::string> q(2);
+  ASSERT_EQ(q.push(std::string("a")), Status::ok);
+  ASSERT_EQ(q.push(std::string("b")), Status::ok);
+  std::atomic<int> closed{0};
+  std::vector<std::thread> pushers;
+  for (int i = 0; i < 4; ++i) {
+    pushers.emplace_back([&, i] {
+      std::string mine = "blocking value number " + std::to_string(i);
+      const std::string copy = mine;
+      if (q.push(std::move(mine)) == Status::closed) {
+        EXPECT_EQ(mine, copy);  // handed back
+        closed.fetch_add(1);
+      }
+    });
+  }
+  std::thread timed([&] {
+    std::string mine = "a timed value long enough to be on the heap";
+    if (q.push_for(std::move(mine), 60s) == Status::closed) {
+      EXPECT_EQ(mine, "a timed value long enough to be on the heap");
+      closed.fetch_add(1);
+    }
+  });
+  await([&] { return q.pressure() == 6; });
+  std::this_thread::sleep_for(10ms);
+  q.close();
+  for (auto& t : pushers) t.join();
+  timed.join();
+  EXPECT_EQ(closed.load(), 5);
+  EXPECT_TRUE(q.is_closed());
+  std::string v;
+  EXPECT_EQ(q.pop(v), Status::ok);  // values already in the queue drain
+  EXPECT_EQ(v, "a");
+  EXPECT_EQ(q.try_pop(), std::optional<std::string>("b"));
+  EXPECT_EQ(q.pop(v), Status::closed);
+  std::string keep = "kept";
+  EXPECT_EQ(q.push(std::move(keep)), Status::closed);
+  EXPECT_EQ(keep, "kept");
+  EXPECT_FALSE(q.try_push(std::move(keep)));
+  EXPECT_EQ(keep, "kept");
+  EXPECT_FALSE(q.try_pop().has_value());
+}
+
+TEST(Queue, CloseWakesWaitingPoppers) {
+  Queue<int> q(4);
+  std::atomic<int> closed{0};
+  std::vector<std::thread> poppers;
+  for (int i = 0; i < 6; ++i) {
+    poppers.emplace_back([&] {
+      int v;
+      if (q.pop(v) == Status::closed) closed.fetch_add(1);
+    });
+  }
+  std::thread timed([&] {
+    int v;
+    if (q.pop_for(v, 60s) == Status::closed) closed.fetch_add(1);
+  });
+  await([&] { return q.pressure() == -6; });
+  std::this_thread::sleep_for(10ms);
+  q.close();
+  for (auto& t : poppers) t.join();
+  timed.join();
+  EXPECT_EQ(closed.load(), 7);
+}
+
+TEST(Queue, PushPopAfterCloseOnEmpty) {
+  Queue<int> q(3);
+  q.close();
+  q.close();  // idempotent
+  int v;
+  EXPECT_EQ(q.pop(v), Status::closed);
+  EXPECT_EQ(q.push(1), Status::closed);
+  EXPECT_EQ(q.push_for(1, 1ms), Status::closed);
+  EXPECT_EQ(q.pop_for(v, 1ms), Status::closed);
+  std::array<int, 3> buf{1, 2, 3};
+  EXPECT_EQ(q.try_push_bulk(buf), 0u);
+  std::size_t n = 99;
+  EXPECT_EQ(q.push_bulk(buf, &n), Status::closed);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(q.pop_bulk(buf, &n), Status::closed);
+  EXPECT_EQ(n, 0u);
+}
+
+// A hole: a pusher waiting at close leaves its ticket's slot empty while a
+// later ticket deposited in another slot.  Pops must skip the hole and still
+// receive the later value, then report closed.
+//
+// Capacity 2: a (slot 0), b (slot 1).  Pop ticket 0 is held in the middle of
+// taking a, so slot 0 stays busy; pusher P (ticket 2, slot 0) waits.  Pop
+// ticket 1 takes b, and d (ticket 3, slot 1) deposits.  close(): P returns
+// closed with its value; ticket 2 is a hole; d must still come out.
+class QueueHole : public ::testing::TestWithParam<int> {};
+
+TEST_P(QueueHole, PopSkipsHoleAfterClose) {
+  const int how = GetParam();  // which pop flavour drains: 0 pop, 1 try_pop, 2 pop_for, 3 try_pop_bulk, 4 pop_bulk
+  Queue<Gated> q(2);
+  std::atomic<bool> gate{false};
+  Gated::entered = 0;
+  ASSERT_EQ(q.push(Gated{1, &gate}), Status::ok);
+  ASSERT_EQ(q.push(Gated{2, nullptr}), Status::ok);
+  Gated first;
+  std::thread x([&] { EXPECT_EQ(q.pop(first), Status::ok); });
+  await([&] { return Gated::entered.load() == 1; });  // x holds slot 0's take turn
+  Gated p_value{3, nullptr};
+  Status p_status = Status::ok;
+  std::thread p([&] { p_status = q.push(std::move(p_value)); });
+  await([&] { return q.pressure() == 2; });  // pushes 0..2 arrived, pop 0
+  Gated b;
+  ASSERT_EQ(q.pop(b), Status::ok);
+  EXPECT_EQ(b.value, 2);
+  ASSERT_EQ(q.push(Gated{4, nullptr}), Status::ok);  // ticket 3, slot 1: deposits now
+  std::this_thread::sleep_for(5ms);                  // let P fall asleep (either way is fine)
+  q.close();
+  p.join();
+  EXPECT_EQ(p_status, Status::closed);
+  EXPECT_EQ(p_value.value, 3);  // handed back
+  gate = true;
+  x.join();
+  EXPECT_EQ(first.value, 1);
+
+  Gated out;
+  switch (how) {
+    case 0:
+      ASSERT_EQ(q.pop(out), Status::ok);
+      break;
+    case 1: {
+      auto o = q.try_pop();
+      ASSERT_TRUE(o.has_value());
+      out.value = o->value;
+      break;
+    }
+    case 2:
+      ASSERT_EQ(q.pop_for(out, 1s), Status::ok);
+      break;
+    case 3: {
+      std::array<Gated, 4> buf{};
+      ASSERT_EQ(q.try_pop_bulk(buf), 1u);
+      out.value = buf[0].value;
+      break;
+    }
+    default: {
+      std::array<Gated, 3> buf{};
+      std::size_t n = 0;
+      ASSERT_EQ(q.pop_bulk(buf, &n), Status::closed);
+      ASSERT_EQ(n, 1u);
+      out.value = buf[0].value;
+      break;
+    }
+  }
+  EXPECT_EQ(out.value, 4);
+  EXPECT_EQ(q.pop(out), Status::closed);
+  EXPECT_FALSE(q.try_pop().has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(DrainFlavours, QueueHole, ::testing::Values(0, 1, 2, 3, 4));
+
+// Close in the middle of heavy traffic (holes appear at random): every value
+// pushed with ok is popped exactly once, every failed push kept its value,
+// and every consumer ends with closed.
+TEST(Queue, CloseUnderContentionLosesNothing) {
+  for (int round = 0; round < 5; ++round) {
+    constexpr int producers = 4, consumers = 3;
+    Queue<std::unique_ptr<std::uint64_t>> q(5);
+    std::vector<std::vector<std::uint64_t>> pushed(producers), popped(consumers);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+      threads.emplace_back([&, p] {
+        std::mt19937 rng(static_cast<unsigned>(round * 10 + p));
+        for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed) || i < 50; ++i) {
+          const std::uint64_t v = (std::uint64_t(p) << 32) | i;
+          auto box = std::make_unique<std::uint64_t>(v);
+          Status s;
+          switch (rng() % 3) {
+            case 0: s = q.push(std::move(box)); break;
+            case 1: s = q.push_for(std::move(box), std::chrono::microseconds(rng() % 100)); break;
+            default: s = q.try_push(std::move(box)) ? Status::ok : Status::timeout; break;
+          }
+          if (s == Status::ok) {
+            pushed[p].push_back(v);
+          } else {
+            ASSERT_TRUE(box != nullptr);  // handed back
+            ASSERT_EQ(*box, v);
+          }
+          if (s == Status::closed) break;
+        }
+      });
+    }
+    for (int c = 0; c < consumers; ++c) {
+      threads.emplace_back([&, c] {
+        std::mt19937 rng(static_cast<unsigned>(100 + c));
+        for (;;) {
+          std::unique_ptr<std::uint64_t> v;
+          Status s;
+          switch (rng() % 3) {
+            case 0: s = q.pop(v); break;
+            case 1: s = q.pop_for(v, std::chrono::microseconds(rng() % 100)); break;
+            default: {
+              auto o = q.try_pop();
+              s = o ? Status::ok : (q.is_closed() ? Status::closed : Status::timeout);
+              if (o) v = std::move(*o);
+              break;
+            }
+          }
+          if (s == Status::ok) popped[c].push_back(*v);
+          if (s == Status::closed) break;
+        }
+      });
+    }
+    std::this_thread::sleep_for(5ms);
+    stop = true;
+    q.close();
+    for (auto& t : threads) t.join();
+    std::multiset<std::uint64_t> in, out;
+    for (auto& v : pushed) in.insert(v.begin(), v.end());
+    for (auto& v : popped) out.insert(v.begin(), v.end());
+    ASSERT_EQ(in, out);
+    for (auto& seq : popped) {  // per-producer FIFO as each consumer sees it
+      std::vector<std::int64_t> last(producers, -1);
+      for (auto v : seq) {
+        const auto p = v >> 32;
+        const auto i = static_cast<std::int64_t>(v & 0xFFFFFFFFu);
+        EXPECT_GT(i, last[p]);
+        last[p] = i;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- bulk
+
+TEST(Queue, TryPushBulkPushesThePrefixThatFits) {
+  Queue<std::string> q(4);
+  std::vector<std::string> in{"a", "b", "c", "d", "e", "f"};
+  EXPECT_EQ(q.try_push_bulk(std::span(in).first(1)), 1u);
+  EXPECT_EQ(q.try_push_bulk(std::span(in).subspan(1)), 3u);  // room for 3 more: b, c, d
+  EXPECT_EQ(in[4], "e");                                     // the rest untouched
+  EXPECT_EQ(in[5], "f");
+  EXPECT_EQ(q.try_push_bulk(std::span(in).subspan(4)), 0u);
+  EXPECT_EQ(in[4], "e");
+  std::vector<std::string> out(6);
+  EXPECT_EQ(q.try_pop_bulk(out), 4u);
+  EXPECT_EQ(out[0], "a");
+  EXPECT_EQ(out[1], "b");
+  EXPECT_EQ(out[2], "c");
+  EXPECT_EQ(out[3], "d");
+  EXPECT_EQ(q.try_pop_bulk(out), 0u);
+  EXPECT_EQ(q.pressure(), 0);
+  EXPECT_EQ(q.try_push_bulk(std::span<std::string>{}), 0u);
+  EXPECT_EQ(q.try_pop_bulk(std::span<std::string>{}), 0u);
+}
+
+TEST(Queue, BlockingBulkLargerThanCapacity) {
+  constexpr std::size_t n = 1000;
+  Queue<std::uint64_t> q(7);
+  std::vector<std::uint64_t> in(n), out(n);
+  std::iota(in.begin(), in.end(), 0);
+  std::thread producer([&] {
+    std::size_t pushed = 0;
+    EXPECT_EQ(q.push_bulk(in, &pushed), Status::ok);
+    EXPECT_EQ(pushed, n);
+  });
+  std::size_t popped = 0;
+  EXPECT_EQ(q.pop_bulk(out, &popped), Status::ok);
+  producer.join();
+  EXPECT_EQ(popped, n);
+  EXPECT_EQ(in, out);
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+// Bulk pushes occupy consecutive positions: two producers pushing runs with
+// push_bulk, one consumer (alternating try_pop_bulk and pop_bulk) sees every
+// run unbroken and in order.
+TEST(Queue, BulkRunsAreContiguous) {
+  constexpr std::uint64_t runs = 300, run_len = 5;
+  constexpr std::size_t total = 2 * runs * run_len;
+  Queue<std::uint64_t> q(16);
+  std::vector<std::thread> producers;
+  for (std::uint64_t p = 0; p < 2; ++p) {
+    producers.emplace_back([&, p] {
+      for (std::uint64_t r = 0; r < runs; ++r) {
+        std::array<std::uint64_t, run_len> run{};
+        for (std::uint64_t i = 0; i < run_len; ++i) run[i] = (p << 32) | (r * run_len + i);
+        ASSERT_EQ(q.push_bulk(run), Status::ok);
+      }
+    });
+  }
+  std::vector<std::uint64_t> got;
+  std::array<std::uint64_t, 8> buf{};
+  bool blocking = false;
+  while (got.size() < total) {
+    std::size_t n = 0;
+    if (blocking && total - got.size() >= buf.size()) {
+      EXPECT_EQ(q.pop_bulk(buf, &n), Status::ok);
+    } else {
+      n = q.try_pop_bulk(buf);
+    }
+    blocking = !blocking;
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  for (auto& t : producers) t.join();
+  std::size_t i = 0;
+  std::vector<std::uint64_t> next(2, 0);
+  while (i < got.size()) {  // each maximal same-producer stretch is whole runs
+    const auto p = got[i] >> 32;
+    std::size_t j = i;
+    while (j < got.size() && (got[j] >> 32) == p) {
+      ASSERT_EQ(got[j] & 0xFFFFFFFFu, next[p]) << "per-producer order";
+      ++next[p];
+      ++j;
+    }
+    EXPECT_EQ((got[i] & 0xFFFFFFFFu) % run_len, 0u) << "a stretch starts at a run boundary";
+    EXPECT_EQ((j - i) % run_len, 0u) << "a stretch is whole runs";
+    i = j;
+  }
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+TEST(Queue, PushBulkInterruptedByCloseHandsBackTheRest) {
+  Queue<std::unique_ptr<int>> q(2);
+  std::vector<std::unique_ptr<int>> in;
+  for (int i = 0; i < 6; ++i) in.push_back(std::make_unique<int>(i));
+  std::size_t pushed = 99;
+  Status s = Status::ok;
+  std::thread t([&] { s = q.push_bulk(in, &pushed); });
+  await([&] { return q.pressure() == 6; });
+  std::this_thread::sleep_for(5ms);
+  q.close();
+  t.join();
+  EXPECT_EQ(s, Status::closed);
+  EXPECT_EQ(pushed, 2u);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (i < pushed) {
+      EXPECT_EQ(in[i], nullptr);
+    } else {
+      ASSERT_NE(in[i], nullptr);
+      EXPECT_EQ(*in[i], static_cast<int>(i));
+    }
+  }
+  std::vector<std::unique_ptr<int>> out(5);
+  std::size_t popped = 0;
+  EXPECT_EQ(q.pop_bulk(out, &popped), Status::closed);
+  EXPECT_EQ(popped, 2u);
+  EXPECT_EQ(*out[0], 0);
+  EXPECT_EQ(*out[1], 1);
+}
+
+TEST(Queue, PopBulkWaitsForAll) {
+  Queue<int> q(3);
+  std::array<int, 5> out{};
+  std::thread t([&] { EXPECT_EQ(q.pop_bulk(out), Status::ok); });
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(q.push(i), Status::ok);
+    std::this_thread::sleep_for(1ms);
+  }
+  t.join();
+  EXPECT_EQ(out, (std::array<int, 5>{0, 1, 2, 3, 4}));
+}
+
+// ---------------------------------------------------------------- values
+
+TEST(Queue, MovesUniquePtrAndHandsBackOnFailure) {
+  Queue<std::unique_ptr<int>> q(1);
+  auto a = std::make_unique<int>(1);
+  auto b = std::make_unique<int>(2);
+  ASSERT_EQ(q.push(std::move(a)), Status::ok);
+  EXPECT_EQ(a, nullptr);
+  EXPECT_FALSE(q.try_push(std::move(b)));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(*b, 2);
+  EXPECT_EQ(q.push_for(std::move(b), 1ms), Status::timeout);
+  ASSERT_NE(b, nullptr);
+  auto got = q.try_pop();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(**got, 1);
+}
+
+TEST(Queue, ConstRefPushCopies) {
+  Queue<std::string> q(2);
+  const std::string s = "copied, not moved: long enough to allocate";
+  ASSERT_EQ(q.push(s), Status::ok);
+  ASSERT_TRUE(q.try_push(s));
+  EXPECT_EQ(q.push_for(s, 1ms), Status::timeout);
+  EXPECT_EQ(s, "copied, not moved: long enough to allocate");
+  std::string out;
+  ASSERT_EQ(q.pop(out), Status::ok);
+  EXPECT_EQ(out, s);
+}
+
+TEST(Queue, DestructorDestroysRemainingValues) {
+  Counted::live = 0;
+  {
+    Queue<Counted> q(4);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(Counted{i}), Status::ok);
+    Counted out;
+    ASSERT_EQ(q.pop(out), Status::ok);
+    EXPECT_EQ(out.value, 0);
+    EXPECT_EQ(Counted::live.load(), 3);  // out + 2 in the queue
+    FixedQueue<Counted, 3> f;
+    ASSERT_EQ(f.push(Counted{7}), Status::ok);
+    EXPECT_EQ(Counted::live.load(), 4);
+  }
+  EXPECT_EQ(Counted::live.load(), 0);
+}
+
+// ---------------------------------------------------------------- capacity 1 == Cubby
+
+template <class C>
+struct Make;
+template <>
+struct Make<Cubby<int>> {
+  static std::unique_ptr<Cubby<int>> make() { return std::make_unique<Cubby<int>>(); }
+};
+template <>
+struct Make<Queue<int>> {
+  static std::unique_ptr<Queue<int>> make() { return std::make_unique<Queue<int>>(1); }
+};
+template <>
+struct Make<FixedQueue<int, 1>> {
+  static std::unique_ptr<FixedQueue<int, 1>> make() { return std::make_unique<FixedQueue<int, 1>>(); }
+};
+
+template <class C>
+class LikeCubby : public ::testing::Test {};
+using CubbyLikes = ::testing::Types<Cubby<int>, Queue<int>, FixedQueue<int, 1>>;
+TYPED_TEST_SUITE(LikeCubby, CubbyLikes);
+
+TYPED_TEST(LikeCubby, PushPopPressure) {
+  auto c = Make<TypeParam>::make();
+  EXPECT_EQ(c->pressure(), 0);
+  EXPECT_EQ(c->push(42), Status::ok);
+  EXPECT_EQ(c->pressure(), 1);
+  EXPECT_FALSE(c->try_push(43));
+  EXPECT_EQ(c->pressure(), 1);
+  int v = 0;
+  EXPECT_EQ(c->pop(v), Status::ok);
+  EXPECT_EQ(v, 42);
+  EXPECT_FALSE(c->try_pop().has_value());
+  EXPECT_EQ(c->pressure(), 0);
+}
+
+TYPED_TEST(LikeCubby, Timeouts) {
+  auto c = Make<TypeParam>::make();
+  int v = 0;
+  EXPECT_EQ(c->pop_for(v, 2ms), Status::timeout);
+  EXPECT_EQ(c->push_for(1, 2ms), Status::ok);
+  EXPECT_EQ(c->push_for(2, 2ms), Status::timeout);
+  EXPECT_EQ(c->pressure(), 1);
+  EXPECT_EQ(c->pop_for(v, 2ms), Status::ok);
+  EXPECT_EQ(v, 1);
+}
+
+// One value in the slot, 5 pushers blocked, 5 poppers arrive at once: they
+// receive 0..4 exactly once, every pusher completes, 5 stays.
+TYPED_TEST(LikeCubby, UnbalancedBackpressure) {
+  for (int round = 0; round < 5; ++round) {
+    auto c = Make<TypeParam>::make();
+    ASSERT_EQ(c->push(0), Status::ok);
+    std::vector<std::thread> pushers;
+    for (int i = 1; i <= 5; ++i) {
+      pushers.emplace_back([&c, i] { EXPECT_EQ(c->push(i), Status::ok); });
+      await([&] { return c->pressure() == i + 1; });
+    }
+    std::atomic<bool> go{false};
+    std::vector<int> got(5, -1);
+    std::vector<std::thread> poppers;
+    for (int i = 0; i < 5; ++i) {
+      poppers.emplace_back([&, i] {
+        await([&] { return go.load(); });
+        EXPECT_EQ(c->pop(got[i]), Status::ok);
+      });
+    }
+    go = true;
+    for (auto& t : poppers) t.join();
+    for (auto& t : pushers) t.join();
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_EQ(c->pressure(), 1);
+    EXPECT_EQ(c->try_pop(), std::optional<int>(5));
+  }
+}
+
+TYPED_TEST(LikeCubby, ArrivalOrderBothSides) {
+  auto c = Make<TypeParam>::make();
+  ASSERT_EQ(c->push(-1), Status::ok);
+  std::vector<std::thread> pushers;
+  for (int i = 0; i < 6; ++i) {
+    pushers.emplace_back([&c, i] { EXPECT_EQ(c->push(i), Status::ok); });
+    await([&] { return c->pressure() == i + 2; });
+  }
+  for (int i = -1; i < 6; ++i) {
+    int v = 0;
+    ASSERT_EQ(c->pop(v), Status::ok);
+    EXPECT_EQ(v, i);
+  }
+  for (auto& t : pushers) t.join();
+}
+
+TYPED_TEST(LikeCubby, CloseDrainsThenCloses) {
+  auto c = Make<TypeParam>::make();
+  ASSERT_EQ(c->push(0), Status::ok);
+  std::atomic<int> closed{0};
+  std::vector<std::thread> pushers;
+  for (int i = 1; i <= 3; ++i) {
+    pushers.emplace_back([&, i] {
+      if (c->push(i) == Status::closed) closed.fetch_add(1);
+    });
+  }
+  await([&] { return c->pressure() == 4; });
+  c->close();
+  for (auto& t : pushers) t.join();
+  EXPECT_EQ(closed.load(), 3);
+  int v = -1;
+  EXPECT_EQ(c->pop(v), Status::ok);
+  EXPECT_EQ(v, 0);
+  EXPECT_EQ(c->pop(v), Status::closed);
+  EXPECT_EQ(c->push(5), Status::closed);
+  EXPECT_EQ(c->pop_for(v, 1ms), Status::closed);
+}
+
+TYPED_TEST(LikeCubby, MixedContentionConservation) {
+  constexpr int producers = 3, consumers = 3, per_producer = 1500;
+  auto c = Make<TypeParam>::make();
+  std::vector<std::vector<int>> pushed(producers), popped(consumers);
+  std::atomic<int> producers_left{producers};
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      std::mt19937 rng(static_cast<unsigned>(p));
+      for (int i = 0; i < per_producer; ++i) {
+        const int v = p * per_producer + i;
+        Status s;
+        switch (rng() % 3) {
+          case 0: s = c->push(v); break;
+          case 1: s = c->push_for(v, std::chrono::microseconds(rng() % 200)); break;
+          default: s = c->try_push(v) ? Status::ok : Status::timeout; break;
+        }
+        if (s == Status::ok) pushed[p].push_back(v);
+      }
+      if (producers_left.fetch_sub(1) == 1) c->close();
+    });
+  }
+  for (int q = 0; q < consumers; ++q) {
+    threads.emplace_back([&, q] {
+      std::mt19937 rng(static_cast<unsigned>(100 + q));
+      for (;;) {
+        int v = 0;
+        Status s;
+        if (rng() % 2 == 0) {
+          s = c->pop(v);
+        } else {
+          s = c->pop_for(v, std::chrono::microseconds(rng() % 200));
+        }
+        if (s == Status::ok) popped[q].push_back(v);
+        if (s == Status::closed) break;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::multiset<int> in, out;
+  for (auto& v : pushed) in.insert(v.begin(), v.end());
+  for (auto& v : popped) out.insert(v.begin(), v.end());
+  EXPECT_EQ(in, out);
+}
+
+// ---------------------------------------------------------------- wrap-around
+
+struct WrapCase {
+  std::size_t capacity;
+  std::uint64_t start;
+};
+
+class QueueWrap : public ::testing::TestWithParam<WrapCase> {};
+
+TEST_P(QueueWrap, ValuesCrossTheWrapInOrder) {
+  const auto [cap, start] = GetParam();
+  Queue<std::uint64_t> q(cap, StartTicket{start});
+  EXPECT_EQ(q.pressure(), 0);
+  constexpr std::uint64_t n = 3000;
+  std::vector<std::thread> producers;
+  for (std::uint64_t p = 0; p < 2; ++p) {
+    producers.emplace_back([&, p] {
+      for (std::uint64_t i = 0; i < n; ++i) ASSERT_EQ(q.push((p << 32) | i), Status::ok);
+    });
+  }
+  std::vector<std::vector<std::uint64_t>> got(2);
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < 2; ++c) {
+    consumers.emplace_back([&, c] {
+      std::uint64_t v;
+      while (q.pop(v) == Status::ok) got[c].push_back(v);
+    });
+  }
+  for (auto& t : producers) t.join();
+  await([&] { return q.pressure() <= 0; });
+  q.close();
+  for (auto& t : consumers) t.join();
+  std::vector<std::uint64_t> all;
+  for (auto& g : got) {
+    std::vector<std::uint64_t> last(2, 0);
+    std::vector<bool> seen(2, false);
+    for (auto v : g) {
+      const auto p = v >> 32, i = v & 0xFFFFFFFFu;
+      if (seen[p]) {
+        EXPECT_GT(i, last[p]);
+      }
+      seen[p] = true;
+      last[p] = i;
+    }
+    all.insert(all.end(), g.begin(), g.end());
+  }
+  ASSERT_EQ(all.size(), 2 * n);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+}
+
+INSTANTIATE_TEST_SUITE_P(NearWraps, QueueWrap,
+                         ::testing::Values(
+                             // 64-bit tickets (power-of-two capacities)
+                             WrapCase{4, std::numeric_limits<std::uint64_t>::max() - 1500},
+                             WrapCase{1, std::numeric_limits<std::uint64_t>::max() - 500},
+                             WrapCase{64, std::numeric_limits<std::uint64_t>::max() - 5000},
+                             // 20-bit turns: lap 2^19 is turn 2^20 (any capacity)
+                             WrapCase{3, 3 * ((std::uint64_t{1} << 19) - 300)},
+                             WrapCase{5, 5 * ((std::uint64_t{1} << 19) - 200) + 2},
+                             WrapCase{8, 8 * ((std::uint64_t{1} << 19) - 200) + 5},
+                             WrapCase{3, 0}));
+
+TEST(Queue, FixedQueueStartTicket) {
+  FixedQueue<int, 3> q(StartTicket{3 * ((std::uint64_t{1} << 19) - 2) + 1});
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(round * 3 + i), Status::ok);
+    for (int i = 0; i < 3; ++i) {
+      int v = -1;
+      ASSERT_EQ(q.pop(v), Status::ok);
+      ASSERT_EQ(v, round * 3 + i);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- costs
+
+TEST(Queue, UncontendedOperationsMakeNoSyscall) {
+  Queue<int> q(4);
+  FixedQueue<int, 3> f;
+  const auto before = cubby::platform::futex_syscall_count();
+  int v;
+  std::array<int, 3> buf{1, 2, 3};
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_EQ(q.push(i), Status::ok);
+    ASSERT_EQ(q.pop(v), Status::ok);
+    ASSERT_TRUE(q.try_push(i));
+    ASSERT_TRUE(q.try_pop().has_value());
+    ASSERT_EQ(q.push_for(i, 1s), Status::ok);
+    ASSERT_EQ(q.pop_for(v, 1s), Status::ok);
+    ASSERT_EQ(q.try_push_bulk(buf), 3u);
+    ASSERT_EQ(q.try_pop_bulk(buf), 3u);
+    ASSERT_EQ(f.push_bulk(buf), Status::ok);
+    ASSERT_EQ(f.pop_bulk(buf), Status::ok);
+  }
+  EXPECT_EQ(cubby::platform::futex_syscall_count(), before);
+}
+
+// ---------------------------------------------------------------- contention
+
+TEST(Queue, OversubscribedBlockingConservationAndOrder) {
+  constexpr int producers = 5, consumers = 5, per = 2000;
+  Queue<std::uint64_t> q(6);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::uint64_t>> got(consumers);
+  for (int p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      for (std::uint64_t i = 0; i < per; ++i) ASSERT_EQ(q.push((std::uint64_t(p) << 32) | i), Status::ok);
+    });
+  for (int c = 0; c < consumers; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per * producers / consumers; ++i) {
+        std::uint64_t v;
+        ASSERT_EQ(q.pop(v), Status::ok);
+        got[c].push_back(v);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<std::uint64_t> all;
+  for (auto& g : got) {
+    std::vector<std::int64_t> last(producers, -1);
+    for (auto v : g) {
+      const auto p = v >> 32;
+      const auto i = static_cast<std::int64_t>(v & 0xFFFFFFFFu);
+      EXPECT_GT(i, last[p]);
+      last[p] = i;
+    }
+    all.insert(all.end(), g.begin(), g.end());
+  }
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), std::size_t(producers * per));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+// A single producer and single consumer: global FIFO.
+TEST(Queue, SpscGlobalFifo) {
+  constexpr int n = 20000;
+  Queue<int> q(5);
+  std::thread producer([&] {
+    for (int i = 0; i < n; ++i) ASSERT_EQ(q.push(i), Status::ok);
+  });
+  for (int i = 0; i < n; ++i) {
+    int v = -1;
+    ASSERT_EQ(q.pop(v), Status::ok);
+    ASSERT_EQ(v, i);
+  }
+  producer.join();
+}

@@ -1,0 +1,199 @@
+// Unit tests of cubby::SharedQueue and platform::IpcPlatform: a queue in
+// shared memory, used by forked producer and consumer processes.
+#include "cubby/shared_queue.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "cubby/queue.hpp"
+
+using namespace std::chrono_literals;
+using cubby::Queue;
+using cubby::SharedQueue;
+using cubby::Status;
+using cubby::platform::IpcPlatform;
+using Shared4 = cubby::SharedQueue<std::uint64_t, 4>;
+
+namespace {
+
+std::string unique_name(const char* what) {
+  static std::atomic<int> counter{0};
+  return "/cubby-test-" + std::string(what) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// Runs f in a child process; returns its exit code (f's result).  The child
+// leaves with _exit so that no test-framework teardown runs twice.
+template <class F>
+pid_t spawn(F f) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 99;
+    try {
+      code = f();
+    } catch (...) {
+      code = 98;
+    }
+    ::_exit(code);
+  }
+  return pid;
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+}
+
+}  // namespace
+
+TEST(IpcPlatform, AtomicsAreLockFreeAndFutexSized) {
+  static_assert(sizeof(cubby::platform::IpcAtomic<std::uint32_t>) == 4);
+  static_assert(sizeof(cubby::platform::IpcAtomic<std::uint64_t>) == 8);
+  cubby::platform::IpcAtomic<std::uint32_t> a{5u};
+  EXPECT_EQ(a.fetch_add(2, std::memory_order_relaxed), 5u);
+  std::uint32_t expected = 7;
+  EXPECT_TRUE(a.compare_exchange_strong(expected, 9, std::memory_order_acq_rel, std::memory_order_acquire));
+  EXPECT_EQ(a.load(std::memory_order_acquire), 9u);
+  EXPECT_EQ(a.fetch_or(16, std::memory_order_release), 9u);
+  EXPECT_EQ(a.exchange(1, std::memory_order_seq_cst), 25u);
+}
+
+// The queue algorithm over the IPC atomics, in one process with threads:
+// blocking and timed waits both go through the process-shared futex.
+TEST(IpcPlatform, QueueWorksAcrossThreads) {
+  Queue<std::uint64_t, IpcPlatform> q(3);
+  constexpr std::uint64_t n = 5000;
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (i % 3 == 0) {
+        while (q.push_for(i, 1ms) != Status::ok) {
+        }
+      } else {
+        ASSERT_EQ(q.push(i), Status::ok);
+      }
+    }
+    q.close();
+  });
+  std::uint64_t next = 0;
+  for (;;) {
+    std::uint64_t v = 0;
+    const Status s = (next % 2 == 0) ? q.pop(v) : q.pop_for(v, 1ms);
+    if (s == Status::closed) break;
+    if (s == Status::timeout) continue;
+    ASSERT_EQ(v, next);
+    ++next;
+  }
+  producer.join();
+  EXPECT_EQ(next, n);
+}
+
+TEST(SharedQueue, CreateOpenUnlink) {
+  const std::string name = unique_name("basic");
+  {
+    auto a = SharedQueue<std::uint64_t, 4>::create(name);
+    EXPECT_THROW(Shared4::create(name), std::system_error);  // exists
+    auto b = SharedQueue<std::uint64_t, 4>::open(name);
+    EXPECT_EQ(a->push(41), Status::ok);
+    EXPECT_TRUE(b->try_push(42));
+    std::uint64_t v = 0;
+    EXPECT_EQ(b->pop(v), Status::ok);
+    EXPECT_EQ(v, 41u);
+    EXPECT_EQ(a->try_pop(), std::optional<std::uint64_t>(42));
+    EXPECT_EQ(b->capacity(), 4u);
+    EXPECT_THROW((SharedQueue<std::uint32_t, 4>::open(name)), std::runtime_error);  // another layout
+  }
+  // The creator's handle removed the name.
+  EXPECT_THROW(Shared4::open(name), std::system_error);
+  EXPECT_FALSE(Shared4::unlink(name));
+}
+
+// A producer process and a consumer process over a small shared queue: every
+// value arrives exactly once and in order, through blocking, timed, try and
+// bulk operations; close() in the producer ends the consumer.
+TEST(SharedQueue, ForkedProducerAndConsumer) {
+  constexpr std::uint64_t n = 20000;
+  const std::string name = unique_name("fork");
+  auto owner = SharedQueue<std::uint64_t, 4>::create(name);
+
+  const pid_t consumer = spawn([&] {
+    auto q = SharedQueue<std::uint64_t, 4>::open(name);
+    std::uint64_t next = 0;
+    std::vector<std::uint64_t> buf(3);
+    for (;;) {
+      std::uint64_t v = 0;
+      Status s;
+      switch (next % 4) {
+        case 0: s = q->pop(v); break;
+        case 1: s = q->pop_for(v, 2ms); break;
+        case 2: {
+          const std::size_t got = q->try_pop_bulk(buf);
+          for (std::size_t i = 0; i < got; ++i) {
+            if (buf[i] != next) return 1;
+            ++next;
+          }
+          if (got == 0 && q->is_closed()) {
+            s = q->pop(v);  // drains or reports closed
+            break;
+          }
+          continue;
+        }
+        default: {
+          auto o = q->try_pop();
+          if (!o) {
+            s = q->is_closed() ? q->pop(v) : Status::timeout;
+          } else {
+            s = Status::ok;
+            v = *o;
+          }
+          break;
+        }
+      }
+      if (s == Status::closed) break;
+      if (s == Status::timeout) continue;
+      if (v != next) return 1;  // out of order, lost or duplicated
+      ++next;
+    }
+    return next == n ? 0 : 2;
+  });
+  const pid_t producer = spawn([&] {
+    auto q = SharedQueue<std::uint64_t, 4>::open(name);
+    std::uint64_t i = 0;
+    while (i < n) {
+      switch (i % 3) {
+        case 0:
+          if (q->push(i) != Status::ok) return 1;
+          ++i;
+          break;
+        case 1:
+          if (q->push_for(i, 2ms) == Status::ok) ++i;
+          break;
+        default: {
+          std::vector<std::uint64_t> run;
+          for (std::uint64_t k = i; k < std::min(n, i + 3); ++k) run.push_back(k);
+          if (q->push_bulk(run) != Status::ok) return 1;
+          i += run.size();
+          break;
+        }
+      }
+    }
+    q->close();
+    return 0;
+  });
+  ASSERT_GT(consumer, 0);
+  ASSERT_GT(producer, 0);
+  EXPECT_EQ(wait_exit_code(producer), 0);
+  EXPECT_EQ(wait_exit_code(consumer), 0);
+  EXPECT_TRUE(owner->is_closed());
+  EXPECT_LE(owner->pressure(), 0);  // unspecified after close: a pop waiting at close holds a ticket
+}
