@@ -25,7 +25,13 @@
 //
 // close() wakes every waiter.  Afterwards pushes return Status::closed and
 // keep their value; pops still receive a value already in the slot, then
-// return closed.
+// return closed.  Precisely, and linearizably: close() takes a push ticket F
+// and then a pop ticket P of its own, and takes effect at P.  A push that
+// the slot was already promised to at that moment (ticket <= P: the pop
+// before its partner had arrived) still deposits, even if its thread has not
+// run yet, since try_push and friends had already seen the slot taken; every
+// other push still in line is cancelled and returns closed, keeping its
+// value.  The first pop after close receives the value owed to P.
 //
 // Progress: try_push/try_pop and the fast paths are lock-free except for the
 // wait on a promised turn (which waits only for threads already in line).
@@ -80,14 +86,14 @@ class Cubby {
   // push: deposits v, waiting (in arrival order) while the slot is full.
   // ok, or closed (v not deposited).
   Status push(T v) noexcept {
-    if (slot_->is_closed()) return Status::closed;  // void tickets after close stay rare
-    return slot_->put(Slot::turn_for(dispatch_->take_push(), 0), v);
+    if (slot_->is_closed()) return Status::closed;  // saves a ticket; the slot decides
+    return put(dispatch_->take_push(), v);
   }
   // pop: receives a value, waiting (in arrival order) while the slot is empty.
   // ok, or closed (nothing left to receive).
   Status pop(T& out) noexcept {
     if (slot_->is_closed()) return drain_closed(out);
-    return slot_->take(Slot::turn_for(dispatch_->take_pop(), 1), out);
+    return take(dispatch_->take_pop(), out);
   }
 
   // try_push: deposits v if the slot is free now (no pusher ahead, nothing
@@ -112,8 +118,16 @@ class Cubby {
   }
   Status pop_until(T& out, clock::time_point deadline) noexcept { return timed_pop(out, &deadline); }
 
-  // close: every waiter wakes; see the class comment.  Idempotent.
-  void close() noexcept { slot_->close(); }
+  // close: every waiter wakes; see the class comment.  Idempotent; returns
+  // once the cubby is closed, also when another thread's close() does it.
+  void close() noexcept {
+    if (dispatch_->begin_close()) {
+      dispatch_->take_close_tickets();  // published by the slot's close [S3]
+      slot_->close();
+    } else {
+      while (!slot_->is_closed()) Platform::yield();
+    }
+  }
   bool is_closed() const noexcept { return slot_->is_closed(); }
 
   // pressure: the backpressure counter (see Representation).  Exact when no
@@ -128,7 +142,7 @@ class Cubby {
         [this](std::uint64_t& t) { return dispatch_->try_take_promised_push(1, t); },
         [this](std::uint64_t) -> Slot& { return *slot_; });
     if (s != Status::ok) return s;
-    return slot_->put(Slot::turn_for(ticket, 0), v);
+    return put(ticket, v);
   }
   Status timed_pop(T& out, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
@@ -137,13 +151,59 @@ class Cubby {
         [this](std::uint64_t& t) { return dispatch_->try_take_promised_pop(t); },
         [this](std::uint64_t) -> Slot& { return *slot_; });
     if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
-    return slot_->take(Slot::turn_for(ticket, 1), out);
+    return take(ticket, out);
   }
   // After close, a pop takes a ticket only if a value is still owed to it.
   Status drain_closed(T& out) noexcept {
     std::uint64_t ticket = 0;
     if (!dispatch_->try_take_promised_pop(ticket)) return Status::closed;
-    return slot_->take(Slot::turn_for(ticket, 1), out);
+    return take(ticket, out);
+  }
+
+  // The close rule, in tickets (F, P: close()'s own push and pop tickets;
+  // differences are taken modulo 2^64 as signed).  Asked only once the closed
+  // bit has been seen; the acquire re-load of the bit ([S3]) makes F and P
+  // visible whatever load saw the bit first.
+  //   admitted(t):   push t completes: t < F (it arrived before close) and
+  //                  t <= P (pop t-1 had arrived, so the slot was logically
+  //                  its own).  Its turn is bound to come: every pop before
+  //                  P holds a ticket, and every push before it is admitted.
+  //   value_for(t):  pop t (t != P) receives the value of push t if t < P
+  //                  and push t is admitted; the first pop after close
+  //                  (t == P + 1) receives the value owed to close()'s own
+  //                  pop ticket P, if push P is admitted.  Returns the push
+  //                  ticket whose value pop t receives, or nothing.
+  static bool before(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b) < 0; }
+  bool admitted(std::uint64_t t) const noexcept {
+    if (!slot_->is_closed()) return true;
+    return before(t, dispatch_->close_push()) && !before(dispatch_->close_pop(), t);
+  }
+  std::optional<std::uint64_t> value_for(std::uint64_t t) const noexcept {
+    (void)slot_->is_closed();  // [S3] acquire before reading F and P
+    const std::uint64_t p = dispatch_->close_pop();
+    const std::uint64_t owed = (t == p + 1) ? p : t;
+    if (owed == t && !before(t, p)) return std::nullopt;  // after close, and not the first
+    if (!before(owed, dispatch_->close_push())) return std::nullopt;
+    return owed;
+  }
+
+  // put: push ticket t's deposit (see admitted).
+  Status put(std::uint64_t t, T& v) noexcept {
+    return slot_->put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); });
+  }
+  // take: pop ticket t's receipt.  Before close, its own turn; once closed it
+  // waits only if value_for(t) names a value, which is then bound to come.
+  Status take(std::uint64_t t, T& out) noexcept {
+    auto sink = [&out](T&& v) noexcept { out = v; };
+    const Status s = slot_->take_with(Slot::turn_for(t, 1), sink, [this, t](typename Slot::Word) {
+      const auto owed = value_for(t);
+      return !owed || *owed != t;
+    });
+    if (s == Status::ok) return s;
+    const auto owed = value_for(t);
+    if (!owed || *owed == t) return Status::closed;
+    // The first pop after close takes the value owed to close()'s pop ticket.
+    return slot_->take_with(Slot::turn_for(*owed, 1), sink, [](typename Slot::Word) { return false; });
   }
 
   platform::CachePadded<detail::TicketDispatch<Platform>> dispatch_;

@@ -99,6 +99,27 @@ class TicketDispatch {
     }
   }
 
+  // ---- the close cut-off (Cubby) ----
+  // begin_close: true for the one close() that performs the close.
+  // acq_rel: only elects the first closer; later closers wait for the slot's
+  // closed bit, which is what orders them.
+  bool begin_close() noexcept { return closing_.exchange(1, std::memory_order_acq_rel) == 0; }
+  // take_close_tickets: close() takes push ticket F and then pop ticket P for
+  // itself; taking P is the linearization point of close().  Nobody deposits
+  // F and nobody takes P.  relaxed: the RMWs' atomicity fixes which tickets
+  // come before; the two values are published by the slot's close ([S3]
+  // release) and read only after that bit is seen with an acquire.
+  void take_close_tickets() noexcept {
+    const std::uint64_t f = push_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t p = pop_.fetch_add(1, std::memory_order_relaxed);
+    close_push_.store(f, std::memory_order_relaxed);
+    close_pop_.store(p, std::memory_order_relaxed);
+  }
+  // The close tickets; only after the closed bit was seen with an acquire.
+  // relaxed: see take_close_tickets.
+  std::uint64_t close_push() const noexcept { return close_push_.load(std::memory_order_relaxed); }
+  std::uint64_t close_pop() const noexcept { return close_pop_.load(std::memory_order_relaxed); }
+
   // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
   // loads, so exact only when no operation runs concurrently.
   std::int64_t pressure() const noexcept {
@@ -110,6 +131,9 @@ class TicketDispatch {
  private:
   typename Platform::template atomic<std::uint64_t> push_;
   typename Platform::template atomic<std::uint64_t> pop_;
+  typename Platform::template atomic<std::uint64_t> close_push_{0};
+  typename Platform::template atomic<std::uint64_t> close_pop_{0};
+  typename Platform::template atomic<std::uint32_t> closing_{0};
 };
 
 // claim_until: the wait of a timed operation for a promised ticket.

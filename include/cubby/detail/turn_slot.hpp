@@ -19,6 +19,11 @@
 // stays with the caller), a take still receives a value already put, and a
 // take whose value will never come returns closed.
 //
+// Which puts may still complete after close is the dispatcher's policy,
+// passed to put() as `admitted`: the default (no put completes once the bit
+// is seen) suits Queue; Cubby admits the puts that close() found logically
+// in line (see cubby.hpp, "close"), which makes its close linearizable.
+//
 // Representation: the state word (32 bits, one futex word)
 //
 //   31                    12 11                 2   1        0
@@ -92,18 +97,29 @@ class TurnSlot {
   // put: the owner of `turn` (a put turn) stores `v` and hands the slot to the
   // take of the same lap.  Blocks until the turn comes.  On closed, `v` is
   // left as it was (moved back if it had been moved in).
-  Status put(Word turn, T& v) noexcept {
+  //
+  // admitted(): consulted only once the closed bit is seen: whether this put
+  // still completes after close.  An admitted put keeps waiting for its turn
+  // (which the dispatcher guarantees will come); the others return closed.
+  template <class Admitted>
+  Status put(Word turn, T& v, Admitted admitted) noexcept {
     static_assert(std::is_nothrow_move_constructible_v<T>);
-    const Word s = wait_until(turn, [turn](Word w) { return turn_of(w) == turn || (w & kClosed) != 0; });
-    if ((s & kClosed) != 0) return Status::closed;
+    const Word s = wait_until(turn, [turn, &admitted](Word w) {
+      return turn_of(w) == turn || ((w & kClosed) != 0 && !admitted());
+    });
+    if (turn_of(s) != turn || ((s & kClosed) != 0 && !admitted())) return Status::closed;
     value_.write().construct(std::move(v));
-    if (!advance(turn, /*allow_closed=*/false)) {
+    if (!advance(turn, [&admitted](Word) { return admitted(); })) {
       // Closed between the wait and the publication: nobody read the cell.
       v = std::move(value_.write().get());
       value_.write().destroy();
       return Status::closed;
     }
     return Status::ok;
+  }
+  // put without a close policy: no put completes once the closed bit is seen.
+  Status put(Word turn, T& v) noexcept {
+    return put(turn, v, [] { return false; });
   }
 
   // take: the owner of `turn` (a take turn) moves the value out and hands the
@@ -115,17 +131,25 @@ class TurnSlot {
   }
   // take_with: as take, but hands the value (as T&&) to `sink`, which must
   // not throw; for receivers that construct rather than assign (optional<T>).
+  // Without a close policy, a closed slot on a put turn will receive nothing.
   template <class Sink>
   Status take_with(Word turn, Sink&& sink) noexcept {
+    return take_with(turn, sink, [](Word w) { return (turn_of(w) & 1u) == 0; });
+  }
+  // take_with(turn, sink, nothing_comes): nothing_comes(w), consulted only on
+  // a closed word that is not at `turn`, says that no put will ever deposit
+  // this turn's value; the take then returns closed.
+  template <class Sink, class NothingComes>
+  Status take_with(Word turn, Sink&& sink, NothingComes nothing_comes) noexcept {
     static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "TurnSlot::take_with: the sink must be noexcept");
-    const Word s = wait_until(turn, [turn](Word w) {
-      return turn_of(w) == turn || ((w & kClosed) != 0 && (turn_of(w) & 1u) == 0);
+    const Word s = wait_until(turn, [turn, &nothing_comes](Word w) {
+      return turn_of(w) == turn || ((w & kClosed) != 0 && nothing_comes(w));
     });
     if (turn_of(s) != turn) return Status::closed;  // closed, and no put will ever deposit
     sink(std::move(value_.write().get()));
     value_.write().destroy();
     // Only this thread can move the word away from a take turn: cannot fail.
-    advance(turn, /*allow_closed=*/true);
+    advance(turn, [](Word) { return true; });
     return Status::ok;
   }
 
@@ -171,12 +195,13 @@ class TurnSlot {
 
  private:
   // advance: hands `turn` to turn+1.  False (and no change) if the word has
-  // left `turn`, or if it is closed and !allow_closed.
-  bool advance(Word turn, bool allow_closed) noexcept {
+  // left `turn`, or if it is closed and !allow_closed(word).
+  template <class AllowClosed>
+  bool advance(Word turn, AllowClosed allow_closed) noexcept {
     // relaxed: only a guess for the CAS, which validates it.
     Word s = state_.load(std::memory_order_relaxed);
     for (;;) {
-      if (turn_of(s) != turn || (!allow_closed && (s & kClosed) != 0)) return false;
+      if (turn_of(s) != turn || ((s & kClosed) != 0 && !allow_closed(s))) return false;
       const Word d = delta_of(s);
       // Saturated delta: reset it and wake everyone (below); they re-announce.
       const Word next_d = (d == 0 || d == kDeltaMax) ? 0 : d - 1;
