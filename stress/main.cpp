@@ -1,0 +1,282 @@
+// stress/main.cpp: cubby-stress, the stress harness driver.
+//
+//   cubby-stress <workload>[,<workload>...]|all [options]
+//
+// Runs each selected workload (see --list) for a time or an operation budget,
+// shows its progress, prints a summary table, optionally writes a JSON
+// report, and exits non-zero if any check found a violation, printing the
+// seed and the command that reruns the failing workload.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/progress.hpp"
+#include "harness/report.hpp"
+#include "harness/workload.hpp"
+
+namespace {
+
+using namespace cubby::stress;
+
+constexpr const char* kUsage = R"(usage: cubby-stress <workload>[,<workload>...]|all [options]
+
+  --list               list the workloads and what each checks
+  --threads N          total threads (default: 2 x cores, at least 4, for
+                       blocking workloads; may exceed the cores on purpose)
+  --producers P        producer threads, for producer/consumer workloads
+  --consumers C        consumer threads (default split: half and half)
+  --seconds S          run each workload S seconds (default 10)
+  --ops N              run each workload until about N operations
+  --seed X             random seed (decimal or 0x hex; default: random)
+  --quick              the whole selection in about a minute (README's run)
+  --json FILE          write a machine-readable report to FILE
+  --quiet              no progress display
+  --verbose            print each workload's notes (and whole failing windows)
+  --strict-close       linearizability: check close() as one atomic step for
+                       every primitive (the cubby's workloads always do; the
+                       queue promises only a close with a beginning and an end)
+exit status: 0 all checks passed, 1 a violation, 2 usage error
+)";
+
+struct Options {
+  std::vector<std::string> selection;
+  Config config;
+  bool seconds_set = false, ops_set = false, seed_set = false;
+  bool list = false, quiet = false;
+  std::string json;
+};
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "cubby-stress: %s\n%s", what.c_str(), kUsage);
+  std::exit(2);
+}
+
+std::uint64_t parse_u64(const std::string& flag, const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text, &end, 0);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') usage_error(flag + ": not a number: " + text);
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    auto count = [&]() {
+      const std::uint64_t v = parse_u64(a, value());
+      if (v == 0 || v > 1024) usage_error(a + ": between 1 and 1024");
+      return static_cast<unsigned>(v);
+    };
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      std::exit(0);
+    } else if (a == "--list") {
+      o.list = true;
+    } else if (a == "--threads") {
+      o.config.threads = count();
+    } else if (a == "--producers") {
+      o.config.producers = count();
+    } else if (a == "--consumers") {
+      o.config.consumers = count();
+    } else if (a == "--seconds") {
+      const char* t = value();
+      char* end = nullptr;
+      o.config.seconds = std::strtod(t, &end);
+      if (end == t || *end != '\0' || !(o.config.seconds > 0)) usage_error("--seconds: a positive number");
+      o.seconds_set = true;
+    } else if (a == "--ops") {
+      o.config.ops = parse_u64(a, value());
+      if (o.config.ops == 0) usage_error("--ops: a positive number");
+      o.ops_set = true;
+    } else if (a == "--seed") {
+      o.config.seed = parse_u64(a, value());
+      o.seed_set = true;
+    } else if (a == "--quick") {
+      o.config.quick = true;
+    } else if (a == "--json") {
+      o.json = value();
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "--strict-close") {
+      o.config.strict_close = true;
+    } else if (a == "--verbose") {
+      o.config.verbose = true;
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option " + a);
+    } else {
+      std::stringstream names(a);
+      for (std::string name; std::getline(names, name, ',');) {
+        if (!name.empty()) o.selection.push_back(name);
+      }
+    }
+  }
+  return o;
+}
+
+void list(const std::vector<Workload>& table) {
+  std::printf("%-22s %-10s %-42s %s\n", "workload", "threads", "checks", "description");
+  for (const auto& w : table) {
+    std::printf("%-22s %-10s %-42s %s%s\n", w.name.c_str(), w.producer_consumer ? "prod/cons" : "threads",
+                checks_to_string(w.checks).c_str(), w.description.c_str(),
+                w.expect_failure ? " [deliberately broken]" : "");
+  }
+}
+
+struct Shape {
+  unsigned threads, producers, consumers;
+};
+
+Shape shape_for(const Workload& w, const Config& c) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = c.threads;
+  if (threads == 0) {
+    threads = w.kind == Kind::blocking ? std::clamp(2 * cores, 4u, 16u) : std::max(2u, cores);
+  }
+  if (!w.producer_consumer) return {threads, 0, 0};
+  unsigned p = c.producers, q = c.consumers;
+  if (p == 0 && q == 0) {
+    threads = std::max(threads, 2u);
+    p = threads / 2;
+    q = threads - p;
+  } else if (p == 0) {
+    p = threads > q ? threads - q : 1;
+  } else if (q == 0) {
+    q = threads > p ? threads - p : 1;
+  }
+  return {p + q, p, q};
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+std::string reproduce_command(const char* argv0, const Workload& w, const Shape& s, const Config& c) {
+  std::string cmd = std::string(argv0) + " " + w.name;
+  if (w.producer_consumer) {
+    cmd += " --producers " + std::to_string(s.producers) + " --consumers " + std::to_string(s.consumers);
+  } else {
+    cmd += " --threads " + std::to_string(s.threads);
+  }
+  if (c.ops > 0) cmd += " --ops " + std::to_string(c.ops);
+  if (c.strict_close) cmd += " --strict-close";
+  if (c.seconds > 0) cmd += " --seconds " + format_seconds(c.seconds);
+  char seed[32];
+  std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(c.seed));
+  return cmd + " --seed " + seed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  std::vector<Workload> table = registry();
+  std::sort(table.begin(), table.end(), [](const Workload& a, const Workload& b) { return a.name < b.name; });
+  if (o.list) {
+    list(table);
+    return 0;
+  }
+  if (o.selection.empty()) usage_error("name a workload, or all");
+
+  std::vector<const Workload*> chosen;
+  for (const auto& name : o.selection) {
+    if (name == "all") {
+      for (const auto& w : table) {
+        if (std::find(chosen.begin(), chosen.end(), &w) == chosen.end()) chosen.push_back(&w);
+      }
+      continue;
+    }
+    const auto it = std::find_if(table.begin(), table.end(), [&](const Workload& w) { return w.name == name; });
+    if (it == table.end()) usage_error("no workload named '" + name + "' (see --list)");
+    if (std::find(chosen.begin(), chosen.end(), &*it) == chosen.end()) chosen.push_back(&*it);
+  }
+
+  Config& cfg = o.config;
+  if (!o.seed_set) cfg.seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  if (!o.seconds_set && !o.ops_set) {
+    // --quick: about 55 s for the whole selection, each workload 2..10 s.
+    cfg.seconds = cfg.quick ? std::clamp(55.0 / static_cast<double>(chosen.size()), 2.0, 10.0) : 10.0;
+  }
+
+  std::printf("cubby-stress: %zu workload(s), seed 0x%llx, %s per workload, %u cores\n", chosen.size(),
+              static_cast<unsigned long long>(cfg.seed),
+              cfg.ops > 0 ? (std::to_string(cfg.ops) + " ops").c_str() : (format_seconds(cfg.seconds) + " s").c_str(),
+              std::thread::hardware_concurrency());
+  std::fflush(stdout);
+
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+
+  const auto begin = std::chrono::steady_clock::now();
+  std::vector<Row> rows;
+  std::uint64_t total_violations = 0;
+  for (const Workload* w : chosen) {
+    const Shape s = shape_for(*w, cfg);
+    Run run(*w, cfg, s.threads, s.producers, s.consumers);
+    run.start();
+    Monitor monitor(run, !o.quiet);
+    try {
+      w->body(run);
+    } catch (const std::exception& e) {
+      run.violation(std::string("workload failed: ") + e.what());
+    }
+    monitor.finish();
+
+    Row r;
+    r.workload = w->name;
+    r.checks = checks_to_string(w->checks);
+    r.threads = s.threads;
+    r.producers = s.producers;
+    r.consumers = s.consumers;
+    r.ops = run.ops_done();
+    r.seconds = run.elapsed_seconds();
+    r.violations = run.violation_count();
+    r.worst_wait = run.worst_wait();
+    r.messages = run.violation_messages();
+    r.notes = run.notes();
+    r.reproduce = reproduce_command(argv[0], *w, s, cfg);
+    if (cfg.verbose) {
+      for (const auto& n : r.notes) std::printf("    note: %s\n", n.c_str());
+    }
+    if (r.violations > 0) {
+      std::printf("  FAILED %s: %llu violation(s)\n", w->name.c_str(), static_cast<unsigned long long>(r.violations));
+      for (const auto& m : r.messages) std::printf("    %s\n", m.c_str());
+      if (r.violations > r.messages.size()) {
+        std::printf("    ... and %llu more\n", static_cast<unsigned long long>(r.violations - r.messages.size()));
+      }
+      std::printf("  seed 0x%llx; reproduce with:\n    %s\n", static_cast<unsigned long long>(cfg.seed),
+                  r.reproduce.c_str());
+    }
+    std::fflush(stdout);
+    total_violations += r.violations;
+    rows.push_back(std::move(r));
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  print_summary(rows, total);
+  if (!o.json.empty() && !write_json(o.json, rows, cfg.seed, total, command)) return 2;
+  if (total_violations > 0) {
+    std::printf("FAILED: %llu violation(s); seed 0x%llx\n", static_cast<unsigned long long>(total_violations),
+                static_cast<unsigned long long>(cfg.seed));
+    for (const auto& r : rows) {
+      if (r.violations > 0) std::printf("  reproduce: %s\n", r.reproduce.c_str());
+    }
+    return 1;
+  }
+  std::printf("passed (seed 0x%llx)\n", static_cast<unsigned long long>(cfg.seed));
+  return 0;
+}
