@@ -347,11 +347,14 @@ class Queue {
     return got == out.size() ? Status::ok : Status::closed;
   }
 
-  // close: every waiter wakes; see the class comment.  Idempotent.
+  // close: every waiter wakes; see the class comment.  Idempotent.  Every
+  // call closes every slot itself (TurnSlot::close is idempotent), so no
+  // close() returns while a slot still lets a put through, even when it
+  // overlaps another close().
   void close() noexcept {
     // [Q1] release: pairs with [Q2]; whatever the closer did before close()
     // is visible to a thread that returns `closed` because of the flag.
-    if (config_->closed.exchange(1, CUBBY_ORDER(Q1, std::memory_order_release)) != 0) return;
+    config_->closed.exchange(1, CUBBY_ORDER(Q1, std::memory_order_release));
     for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->close();
   }
   bool is_closed() const noexcept { return closed_flag(); }
