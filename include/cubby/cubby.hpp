@@ -156,7 +156,7 @@ class Cubby {
   // After close, a pop takes a ticket only if a value is still owed to it.
   Status drain_closed(T& out) noexcept {
     std::uint64_t ticket = 0;
-    if (!dispatch_->try_take_promised_pop(ticket)) return Status::closed;
+    if (!dispatch_->try_take_promised_pop(ticket, /*fresh=*/true)) return Status::closed;
     return take(ticket, out);
   }
 

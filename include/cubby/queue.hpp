@@ -320,7 +320,8 @@ class Queue {
     std::size_t got = 0;
     while (got < out.size()) {
       std::uint64_t first = 0;
-      const auto n = dispatch_->try_take_promised_pop_n(out.size() - got, first);
+      // After close, only a fresh count may end the drain (see drain_closed).
+      const auto n = dispatch_->try_take_promised_pop_n(out.size() - got, first, closed_flag());
       if (n == 0) break;
       // After a hole (only after close) the loop claims again.
       got += take_run(first, static_cast<std::size_t>(n), out.subspan(got));
@@ -412,7 +413,7 @@ class Queue {
   template <class Sink>
   Status drain_closed_with(Sink& sink) noexcept {
     std::uint64_t ticket = 0;
-    while (dispatch_->try_take_promised_pop(ticket)) {
+    while (dispatch_->try_take_promised_pop(ticket, /*fresh=*/true)) {
       if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
     }
     return Status::closed;

@@ -57,8 +57,12 @@ class TicketDispatch {
     return try_take_promised_push_n(capacity, 1, ticket) == 1;
   }
   // try_take_promised_pop: a pop ticket whose push partner has arrived
-  // (push - pop > 0).  relaxed: as above.
-  bool try_take_promised_pop(std::uint64_t& ticket) noexcept { return try_take_promised_pop_n(1, ticket) == 1; }
+  // (push - pop > 0).  relaxed: as above.  `fresh`: read the push counter
+  // with an RMW, which reads the latest value; a drain after close must, since
+  // a stale read there would end the drain ("closed") while values remain.
+  bool try_take_promised_pop(std::uint64_t& ticket, bool fresh = false) noexcept {
+    return try_take_promised_pop_n(1, ticket, fresh) == 1;
+  }
 
   // try_take_promised_push_n: up to `max_n` consecutive promised push
   // tickets in one CAS; returns how many (0: none promised), the first in
@@ -82,10 +86,12 @@ class TicketDispatch {
   }
   // try_take_promised_pop_n: up to `max_n` consecutive promised pop tickets
   // in one CAS (push - pop > 0 for each).  relaxed: as above.
-  std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first) noexcept {
+  std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first, bool fresh = false) noexcept {
     std::uint64_t pop = pop_.load(std::memory_order_relaxed);
     for (;;) {
-      const std::uint64_t push = push_.load(std::memory_order_relaxed);
+      // relaxed: only the count matters; an RMW (fresh) is never stale.
+      const std::uint64_t push =
+          fresh ? push_.fetch_add(0, std::memory_order_relaxed) : push_.load(std::memory_order_relaxed);
       const std::int64_t avail = static_cast<std::int64_t>(push - pop);
       if (avail <= 0 || max_n == 0) {
         first = pop;

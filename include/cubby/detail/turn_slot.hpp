@@ -111,6 +111,9 @@ class TurnSlot {
     value_.write().construct(std::move(v));
     if (!advance(turn, [&admitted](Word) { return admitted(); })) {
       // Closed between the wait and the publication: nobody read the cell.
+      // The bit was seen only by relaxed loads; re-read it with [S3] acquire
+      // so that what the closer did before close() is visible to our caller.
+      (void)is_closed();
       v = std::move(value_.write().get());
       value_.write().destroy();
       return Status::closed;
