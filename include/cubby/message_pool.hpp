@@ -57,9 +57,15 @@
 // message: nothing stays pooled after shutdown.  (RMWs rather than seq_cst
 // fences: same cost on x86, and ThreadSanitizer can check them.)
 //
+// Platform: BasicMessageEngine<Platform> is the engine over a platform (see
+// platform/native.hpp); MessageEngine is BasicMessageEngine<DefaultPlatform>,
+// whose cold paths (construction, allocation, destruction, shutdown) are
+// compiled once, in src/message_pool.cpp.  The model checker instantiates it
+// with its own platform (model_check/message_pool_model.cpp).
+//
 // Costs: get/put from or to the pool: a relaxed load of the flag and two
 // CASes (put: one more relaxed load).  Allocation and destruction are out of
-// line (src/message_pool.cpp).
+// line (cold).
 #pragma once
 
 #include <atomic>
@@ -67,6 +73,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -76,7 +83,8 @@
 
 namespace cubby {
 
-class MessageEngine;
+template <class Platform>
+class BasicMessageEngine;
 
 // MessageHeader: the fixed part of a message.  Its meaning is the user's.
 struct MessageHeader {
@@ -100,9 +108,9 @@ class Message {
   Message& operator=(const Message&) = delete;
 
  private:
-  friend class MessageEngine;
-  Message(const MessageEngine* owner, std::pmr::memory_resource* resource) noexcept
-      : body_(resource), owner_(owner) {}
+  template <class Platform>
+  friend class BasicMessageEngine;
+  Message(const void* owner, std::pmr::memory_resource* resource) noexcept : body_(resource), owner_(owner) {}
   ~Message() = default;
   // reset: the state a got message starts from; keeps the body's capacity.
   void reset() noexcept {
@@ -111,7 +119,7 @@ class Message {
   }
 
   std::pmr::vector<std::byte> body_;
-  const MessageEngine* owner_;
+  const void* owner_;  // the engine that created it (put checks it in debug builds)
 };
 
 enum class Strategy {
@@ -170,17 +178,24 @@ struct MessagePoolOptions {
   static constexpr MessagePoolOptions defaults() noexcept { return {}; }
 };
 
-class MessageEngine {
+namespace detail {
+// validated_pool_options: `o`, or std::invalid_argument if max_pooled <
+// initial_pooled (naming both) or resource is null.  src/message_pool.cpp.
+MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr::memory_resource* resource);
+}  // namespace detail
+
+template <class Platform = DefaultPlatform>
+class BasicMessageEngine {
  public:
-  // MessageEngine: creates initial_pooled messages.  Throws
+  // BasicMessageEngine: creates initial_pooled messages.  Throws
   // std::invalid_argument if max_pooled < initial_pooled (naming both) or if
   // resource is null, and whatever the resource throws if the initial
   // messages cannot be allocated (nothing is leaked).
-  explicit MessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
-                         std::pmr::memory_resource* resource = std::pmr::new_delete_resource());
-  ~MessageEngine();
-  MessageEngine(const MessageEngine&) = delete;
-  MessageEngine& operator=(const MessageEngine&) = delete;
+  explicit BasicMessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
+                              std::pmr::memory_resource* resource = std::pmr::new_delete_resource());
+  ~BasicMessageEngine();
+  BasicMessageEngine(const BasicMessageEngine&) = delete;
+  BasicMessageEngine& operator=(const BasicMessageEngine&) = delete;
 
   // get: see the class comment.  Never throws.
   GetResult get(Strategy strategy) noexcept {
@@ -220,8 +235,6 @@ class MessageEngine {
   std::size_t live_messages() const noexcept { return live_.load(std::memory_order_relaxed); }
 
  private:
-  using Platform = DefaultPlatform;
-
   GetResult allocate() noexcept;  // cold
   void destroy(Message* m) noexcept;
   void drain() noexcept;
@@ -229,19 +242,97 @@ class MessageEngine {
   MessagePoolOptions options_;
   std::pmr::memory_resource* resource_;
   detail::PtrStack<Message, Platform> pool_;
-  Platform::atomic<bool> shut_down_{false};
-  Platform::atomic<std::size_t> live_{0};
+  typename Platform::template atomic<bool> shut_down_{false};
+  typename Platform::template atomic<std::size_t> live_{0};
 };
 
-// OwnedMessage: puts its message back into its engine when destroyed.
-// Move-only.  Not thread-safe itself (like std::unique_ptr).
-class OwnedMessage {
+// MessageEngine: the engine over the native platform.
+using MessageEngine = BasicMessageEngine<DefaultPlatform>;
+
+// ---- cold paths (for MessageEngine compiled in src/message_pool.cpp) ----
+
+template <class Platform>
+BasicMessageEngine<Platform>::BasicMessageEngine(MessagePoolOptions options, std::pmr::memory_resource* resource)
+    : options_(detail::validated_pool_options(options, resource)),
+      resource_(resource),
+      pool_(options.max_pooled, resource) {
+  for (std::uint32_t i = 0; i < options_.initial_pooled; ++i) {
+    GetResult r = allocate();
+    if (!r) {
+      drain();  // the members' destructors release the node array
+      throw std::bad_alloc();
+    }
+    Message* m = r.value();
+    const bool pooled = pool_.push(m);  // cannot fail: initial <= max
+    assert(pooled);
+    (void)pooled;
+  }
+}
+
+template <class Platform>
+BasicMessageEngine<Platform>::~BasicMessageEngine() {
+  shutdown();
+  drain();
+  assert(live_messages() == 0 && "MessageEngine destroyed while users still hold its messages");
+}
+
+template <class Platform>
+GetResult BasicMessageEngine<Platform>::allocate() noexcept {
+  void* mem = nullptr;
+  try {
+    mem = resource_->allocate(sizeof(Message), alignof(Message));
+  } catch (...) {
+    return GetResult::failure(PoolError::out_of_memory);
+  }
+  Message* m = ::new (mem) Message(this, resource_);
+  live_.fetch_add(1, std::memory_order_relaxed);  // statistic
+  if (options_.body_reserve != 0) {
+    try {
+      m->body_.reserve(options_.body_reserve);
+    } catch (...) {
+      destroy(m);
+      return GetResult::failure(PoolError::out_of_memory);
+    }
+  }
+  return GetResult::success(m);
+}
+
+template <class Platform>
+void BasicMessageEngine<Platform>::destroy(Message* m) noexcept {
+  m->~Message();  // releases the body through the resource
+  resource_->deallocate(m, sizeof(Message), alignof(Message));
+  live_.fetch_sub(1, std::memory_order_relaxed);  // statistic
+}
+
+template <class Platform>
+void BasicMessageEngine<Platform>::drain() noexcept {
+  while (Message* m = pool_.pop()) destroy(m);
+}
+
+template <class Platform>
+void BasicMessageEngine<Platform>::shutdown() noexcept {
+  // relaxed: ordered by [P3]: the acq_rel RMW below releases it to every put
+  // whose push comes after that RMW in the pool head's modification order.
+  shut_down_.store(true, std::memory_order_relaxed);
+  pool_.synchronize();  // [P3]; see the class comment
+  drain();
+}
+
+extern template class BasicMessageEngine<DefaultPlatform>;
+
+// BasicOwnedMessage: puts its message back into its engine when destroyed.
+// Move-only.  Not thread-safe itself (like std::unique_ptr).  OwnedMessage is
+// the one for MessageEngine.
+template <class Platform>
+class BasicOwnedMessage {
  public:
-  OwnedMessage() noexcept = default;
-  OwnedMessage(MessageEngine& engine, Message* m) noexcept : engine_(&engine), message_(m) {}
-  OwnedMessage(OwnedMessage&& o) noexcept
+  using Engine = BasicMessageEngine<Platform>;
+
+  BasicOwnedMessage() noexcept = default;
+  BasicOwnedMessage(Engine& engine, Message* m) noexcept : engine_(&engine), message_(m) {}
+  BasicOwnedMessage(BasicOwnedMessage&& o) noexcept
       : engine_(std::exchange(o.engine_, nullptr)), message_(std::exchange(o.message_, nullptr)) {}
-  OwnedMessage& operator=(OwnedMessage&& o) noexcept {
+  BasicOwnedMessage& operator=(BasicOwnedMessage&& o) noexcept {
     if (this != &o) {
       reset();
       engine_ = std::exchange(o.engine_, nullptr);
@@ -249,7 +340,7 @@ class OwnedMessage {
     }
     return *this;
   }
-  ~OwnedMessage() { reset(); }
+  ~BasicOwnedMessage() { reset(); }
 
   Message* get() const noexcept { return message_; }
   Message* operator->() const noexcept { return message_; }
@@ -264,8 +355,10 @@ class OwnedMessage {
   }
 
  private:
-  MessageEngine* engine_ = nullptr;
+  Engine* engine_ = nullptr;
   Message* message_ = nullptr;
 };
+
+using OwnedMessage = BasicOwnedMessage<DefaultPlatform>;
 
 }  // namespace cubby
