@@ -5,8 +5,28 @@
 //              and not) and start tickets: conservation, per-producer FIFO
 //   queue-lin  short windows checked against a bounded FIFO of capacity 2
 //              (holes left by voided pushes may sit between values)
+//   queue-bulk producers/consumers mixing push_bulk/try_push_bulk and
+//              pop_bulk/try_pop_bulk with the single-value API, epochs closed
+//              under load: conservation, per-producer FIFO, the untouched
+//              rest of a partial bulk push, and contiguity: the values of one
+//              bulk push occupy consecutive FIFO positions, so a pop_bulk
+//              that received one of them not last in its run received the
+//              next one right after it
+//
+// With CUBBY_STRESS_BROKEN it also registers queue-bulk over broken
+// wrappers: broken-queue-bulk-drop (try_pop_bulk loses its last value now and
+// then; conservation) and broken-queue-bulk-gap (push_bulk pushes in two
+// runs; contiguity, reported as fifo).
+#include <algorithm>
+#include <barrier>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "cubby/queue.hpp"
 #include "harness/channel_workloads.hpp"
@@ -42,6 +62,292 @@ const Registrar linearizability{Workload{
       run_linearizability<U64Queue>(
           run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng)); }, LinShape{2, 4, 12});
     }}};
+
+// ---------------------------------------------------------------------------
+// run_bulk_transfer: run_transfer (channel_workloads.hpp) with the bulk
+// operations of Queue in the mix.  C: Queue<std::uint64_t> or a wrapper.
+// ---------------------------------------------------------------------------
+
+// Seam: two values a pop_bulk received one after the other that are not
+// consecutive values of one producer.  Legal only if a ends its producer's
+// push (single or bulk) and b begins one.
+struct Seam {
+  std::uint64_t a, b;
+};
+
+template <class C, class Make>
+void run_bulk_transfer(Run& run, Make make) {
+  const unsigned P = run.producers(), Q = run.consumers();
+  std::vector<std::uint64_t> pushed(P, 0);
+  // ends[p][s]: p#s was the last value of one push (written by producer p
+  // only; read by the coordinator between epochs and after the join).
+  std::vector<std::vector<bool>> ends(P);
+  std::vector<ConsumerLog> logs;
+  for (unsigned q = 0; q <= Q; ++q) logs.emplace_back(q, P, /*fifo=*/true);  // logs[Q]: leftovers
+  std::vector<std::vector<Seam>> seams(Q);  // per consumer, checked and cleared after each epoch
+  std::vector<std::uint64_t> bulk_pops(Q, 0), bulk_values(Q, 0);
+  // Shared between epochs only, written by the coordinator between the two
+  // barrier phases in which no worker touches them.
+  std::unique_ptr<C> current;
+  std::size_t max_batch = 1;
+  bool done = false;
+  std::barrier sync(static_cast<std::ptrdiff_t>(P + Q + 1));
+
+  auto producer = [&](unsigned p) {
+    Rng rng(run.seed_for(1 + p));
+    ThreadCounter& ops = run.counter(p);
+    WorstWait worst;
+    std::uint64_t seq = 0;
+    std::vector<std::uint64_t> buf;
+    std::vector<bool>& end = ends[p];
+    auto record = [&](std::size_t k) {  // a push of k values went in
+      for (std::size_t i = 0; i < k; ++i) end.push_back(i + 1 == k);
+      seq += k;
+    };
+    auto untouched = [&](std::size_t from, const char* op) {
+      for (std::size_t i = from; i < buf.size(); ++i) {
+        if (buf[i] != Tag::make(p, seq + i)) {
+          run.violation(std::string("conservation: ") + op + " changed value " + std::to_string(i) + " of " +
+                        std::to_string(buf.size()) + ", which it did not push (" + std::to_string(from) + " pushed)");
+          return;
+        }
+      }
+    };
+    for (;;) {
+      sync.arrive_and_wait();
+      if (done) break;
+      C& c = *current;
+      for (;;) {
+        const auto op = rng.below(10);
+        bool closed = false;
+        Stopwatch sw;
+        if (op < 6) {
+          buf.resize(1 + rng.below(max_batch));
+          for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = Tag::make(p, seq + i);
+          std::size_t k = 0;
+          if (op < 4) {
+            const Status s = c.push_bulk(std::span<std::uint64_t>(buf), &k);
+            if ((s == Status::ok) != (k == buf.size()) || k > buf.size()) {
+              run.violation("conservation: push_bulk of " + std::to_string(buf.size()) + " returned " +
+                            to_string(s) + " with " + std::to_string(k) + " pushed");
+            }
+            closed = s == Status::closed;
+            untouched(k, "push_bulk");
+          } else {
+            k = c.try_push_bulk(std::span<std::uint64_t>(buf));
+            closed = k == 0 && c.is_closed();
+            untouched(k, "try_push_bulk");
+          }
+          record(std::min(k, buf.size()));
+        } else {
+          const Status s = mixed_push(c, Tag::make(p, seq), rng);
+          if (s == Status::ok) record(1);  // a failed push keeps its number for the retry
+          closed = s == Status::closed;
+        }
+        worst.see(sw.elapsed());
+        ops.add();
+        if (closed) break;
+      }
+      sync.arrive_and_wait();
+    }
+    pushed[p] = seq;  // read after join
+    worst.flush(run);
+  };
+  auto consumer = [&](unsigned q) {
+    Rng rng(run.seed_for(1 + P + q));
+    ThreadCounter& ops = run.counter(P + q);
+    WorstWait worst;
+    ConsumerLog& log = logs[q];
+    std::vector<std::uint64_t> buf;
+    // drain: after close, pop_bulk until it reports closed (queue drained).
+    auto drain = [&](C& c) {
+      for (;;) {
+        buf.resize(1 + rng.below(max_batch));
+        std::size_t got = 0;
+        const Status s = c.pop_bulk(std::span<std::uint64_t>(buf), &got);
+        ops.add();
+        for (std::size_t i = 0; i < got && i < buf.size(); ++i) log.receive(run, buf[i]);
+        if (s != Status::ok) return;
+      }
+    };
+    for (;;) {
+      sync.arrive_and_wait();
+      if (done) break;
+      C& c = *current;
+      for (;;) {
+        const auto op = rng.below(10);
+        bool closed = false;
+        Stopwatch sw;
+        if (op < 6) {
+          buf.resize(1 + rng.below(max_batch));
+          std::size_t got = 0;
+          if (op < 4) {
+            const Status s = c.pop_bulk(std::span<std::uint64_t>(buf), &got);
+            // Not closed after it returned: the pop took one run of tickets
+            // and every one held a value (holes come only with close), so
+            // its values are consecutive FIFO positions.
+            const bool one_run = s == Status::ok && !c.is_closed();
+            if ((s == Status::ok) != (got == buf.size()) || got > buf.size()) {
+              run.violation("conservation: pop_bulk of " + std::to_string(buf.size()) + " returned " + to_string(s) +
+                            " with " + std::to_string(got) + " received");
+              got = std::min(got, buf.size());
+            }
+            if (one_run) {
+              ++bulk_pops[q];
+              bulk_values[q] += got;
+              for (std::size_t i = 0; i + 1 < got; ++i) {
+                if (buf[i + 1] != buf[i] + 1) seams[q].push_back({buf[i], buf[i + 1]});
+              }
+            }
+            closed = s == Status::closed;
+          } else {
+            got = std::min(c.try_pop_bulk(std::span<std::uint64_t>(buf)), buf.size());
+            closed = got == 0 && c.is_closed();
+          }
+          worst.see(sw.elapsed());
+          for (std::size_t i = 0; i < got; ++i) log.receive(run, buf[i]);
+          if (closed) {
+            if (op >= 4) drain(c);  // pop_bulk reported closed: already drained
+            break;
+          }
+        } else {
+          std::uint64_t v = 0;
+          const Status s = mixed_pop(c, v, rng);
+          worst.see(sw.elapsed());
+          if (s == Status::ok) log.receive(run, v);
+          if (s == Status::closed) {
+            drain(c);
+            break;
+          }
+        }
+        ops.add();
+      }
+      sync.arrive_and_wait();
+    }
+    worst.flush(run);
+  };
+
+  std::vector<std::thread> threads;
+  for (unsigned p = 0; p < P; ++p) threads.emplace_back(producer, p);
+  for (unsigned q = 0; q < Q; ++q) threads.emplace_back(consumer, q);
+
+  // check_seams: each seam a pop_bulk saw is between two pushes.
+  std::uint64_t seams_checked = 0;
+  auto check_seams = [&] {
+    auto is_end = [&](std::uint64_t v) {
+      const unsigned p = Tag::producer(v);
+      return p < P && Tag::seq(v) < ends[p].size() && ends[p][Tag::seq(v)];
+    };
+    auto name = [](std::uint64_t v) { return "p" + std::to_string(Tag::producer(v)) + "#" + std::to_string(Tag::seq(v)); };
+    for (unsigned q = 0; q < Q; ++q) {
+      for (const Seam& s : seams[q]) {
+        ++seams_checked;
+        if (!Tag::valid(s.a, P) || !Tag::valid(s.b, P)) continue;  // conservation reports it
+        const bool b_starts = Tag::seq(s.b) == 0 || is_end(s.b - 1);
+        if (!is_end(s.a) || !b_starts) {
+          run.violation("fifo: a bulk push did not take consecutive positions: consumer " + std::to_string(q) +
+                        "'s pop_bulk received " + name(s.a) + " then " + name(s.b) + ", but " +
+                        (is_end(s.a) ? name(s.b - 1) + " and " + name(s.b) : name(s.a) + " and " + name(s.a + 1)) +
+                        " were pushed by one bulk push");
+        }
+      }
+      seams[q].clear();
+    }
+  };
+
+  Rng rng(run.seed_for(0));
+  unsigned epochs = 0;
+  std::uint64_t leftovers = 0;
+  for (;; ++epochs) {
+    static constexpr std::size_t capacities[] = {1, 2, 3, 4, 7, 16, 64};
+    const std::size_t capacity = capacities[rng.below(std::size(capacities))];
+    current = make(capacity, rng);
+    max_batch = std::min<std::size_t>(2 * capacity + 1, 24);
+    done = run.stopping();
+    sync.arrive_and_wait();  // epoch starts
+    if (done) break;
+    sleep_while_running(run, std::chrono::milliseconds(10 + rng.below(190)));
+    current->close();
+    sync.arrive_and_wait();  // every worker saw closed
+    while (auto v = current->try_pop()) {
+      ++leftovers;
+      logs[Q].receive(run, *v);
+    }
+    check_seams();
+  }
+  for (auto& t : threads) t.join();
+  verify_conservation(run, pushed, logs);
+  std::uint64_t total = 0, pops = 0, popped = 0;
+  for (const auto n : pushed) total += n;
+  for (unsigned q = 0; q < Q; ++q) pops += bulk_pops[q], popped += bulk_values[q];
+  run.note(std::to_string(epochs) + " epochs closed under load, " + std::to_string(total) + " values transferred, " +
+           std::to_string(leftovers) + " drained after the consumers; " + std::to_string(pops) +
+           " one-run pop_bulks of " + std::to_string(popped) + " values, " + std::to_string(seams_checked) +
+           " seams between pushes checked");
+}
+
+template <class C>
+std::unique_ptr<C> make_bulk_queue(std::size_t capacity, Rng& rng) {
+  return std::make_unique<C>(capacity, random_queue_start(rng));
+}
+
+const Registrar bulk{Workload{
+    "queue-bulk", "producers/consumers mixing bulk and single operations, close under load", Kind::blocking,
+    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false,
+    [](Run& run) { run_bulk_transfer<U64Queue>(run, make_bulk_queue<U64Queue>); }}};
+
+#ifdef CUBBY_STRESS_BROKEN
+// ---------------------------------------------------------------------------
+// Deliberately broken bulk queues: a real Queue whose bulk operations break
+// one promise now and then (every n-th call of the calling thread).
+// ---------------------------------------------------------------------------
+enum class BulkFault {
+  drop,   // try_pop_bulk of two or more loses its last value -> conservation (loss)
+  split,  // push_bulk pushes in two runs, others may come between -> fifo (contiguity)
+};
+
+template <BulkFault F>
+class BrokenBulkQueue : public U64Queue {
+ public:
+  using U64Queue::U64Queue;
+
+  // drop: the last value received is lost (any count is a legal answer of
+  // try_pop_bulk, so only conservation can tell).
+  std::size_t try_pop_bulk(std::span<std::uint64_t> out) noexcept {
+    const std::size_t got = U64Queue::try_pop_bulk(out);
+    return F == BulkFault::drop && got >= 2 && every(31) ? got - 1 : got;
+  }
+  Status push_bulk(std::span<std::uint64_t> values, std::size_t* pushed = nullptr) noexcept {
+    if (F != BulkFault::split || values.size() < 2 || !every(7)) return U64Queue::push_bulk(values, pushed);
+    const std::size_t half = values.size() / 2;
+    std::size_t first = 0, second = 0;
+    Status s = U64Queue::push_bulk(values.first(half), &first);
+    std::this_thread::yield();  // let another producer in between
+    if (s == Status::ok) s = U64Queue::push_bulk(values.subspan(half), &second);
+    if (pushed != nullptr) *pushed = first + second;
+    return s;
+  }
+
+ private:
+  static bool every(unsigned n) noexcept {
+    thread_local unsigned calls = 0;
+    return ++calls % n == 0;
+  }
+};
+
+template <BulkFault F>
+void broken_bulk(Run& run) {
+  using C = BrokenBulkQueue<F>;
+  run_bulk_transfer<C>(run, make_bulk_queue<C>);
+}
+
+const Registrar broken_bulk_drop{Workload{"broken-queue-bulk-drop", "queue whose try_pop_bulk loses a value now and then",
+                                          Kind::blocking, check_conservation, true, true,
+                                          broken_bulk<BulkFault::drop>}};
+const Registrar broken_bulk_split{Workload{"broken-queue-bulk-gap",
+                                           "queue whose push_bulk lets other pushes in between",
+                                           Kind::blocking, check_fifo, true, true, broken_bulk<BulkFault::split>}};
+#endif
 
 }  // namespace
 }  // namespace cubby::stress
