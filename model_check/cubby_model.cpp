@@ -1,0 +1,295 @@
+// Model tests of cubby::Cubby (include/cubby/cubby.hpp): the same source as
+// the real one, instantiated with mc::ModelPlatform, explored by the model
+// checker.  Each test states which part of the contract it checks; the
+// labelled edges [S1]..[S4] each have a test that fails when that one edge
+// is weakened (model_check/CMakeLists.txt, CUBBY_MC_WEAKEN_CASES).
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "cubby/cubby.hpp"
+#include "cubby_mc/platform.hpp"
+
+namespace mc = cubby::mc;
+using cubby::Status;
+using namespace std::chrono_literals;
+
+namespace {
+
+using C = cubby::Cubby<int, mc::ModelPlatform>;
+
+// Spins (yielding to the scheduler) until pred() holds; used to fix the
+// arrival order of threads so a test can check FIFO order.
+template <class Pred>
+void await(Pred pred) {
+  while (!pred()) mc::yield();
+}
+
+}  // namespace
+
+// [S1][S2] push/pop handoff: values arrive once each, in order; the value's
+// cell is ordered by the turn word.  Weakening S1 or S2 makes this a race.
+MC_TEST(cubby_push_pop, mc::Options{}.bound(3)) {
+  struct S {
+    C c;
+    int a = -1, b = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    MC_ASSERT(s->c.push(1) == Status::ok);
+    MC_ASSERT(s->c.push(2) == Status::ok);
+  });
+  t.thread([s] {
+    MC_ASSERT(s->c.pop(s->a) == Status::ok);
+    MC_ASSERT(s->c.pop(s->b) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->a == 1 && s->b == 2);
+    MC_ASSERT(s->c.pressure() == 0);
+    mc::destroy(s);
+  });
+}
+
+// Two pushers and a popper: each value exactly once, one left in the slot.
+MC_TEST(cubby_two_pushers_one_popper) {
+  struct S {
+    C c;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { MC_ASSERT(s->c.push(1) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->c.push(2) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->c.pop(s->got) == Status::ok); });
+  t.after([s] {
+    int left = -1;
+    MC_ASSERT(s->c.pressure() == 1);
+    MC_ASSERT(s->c.pop(left) == Status::ok);
+    MC_ASSERT((s->got == 1 && left == 2) || (s->got == 2 && left == 1));
+    mc::destroy(s);
+  });
+}
+
+// try_push / try_pop: never block, never lose or duplicate a value.
+MC_TEST(cubby_try_forms) {
+  struct S {
+    C c;
+    bool pushed1 = false, pushed2 = false;
+    std::optional<int> got;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->pushed1 = s->c.try_push(1); });
+  t.thread([s] { s->pushed2 = s->c.try_push(2); });
+  t.thread([s] { s->got = s->c.try_pop(); });
+  t.after([s] {
+    MC_ASSERT(s->pushed1 || s->pushed2);  // the slot starts empty: one of them gets in
+    const int pushed = int(s->pushed1) + int(s->pushed2);
+    const int popped = s->got ? 1 : 0;
+    MC_ASSERT(s->c.pressure() == pushed - popped);
+    if (s->got) MC_ASSERT((*s->got == 1 && s->pushed1) || (*s->got == 2 && s->pushed2));
+    while (auto v = s->c.try_pop()) MC_ASSERT((*v == 1 && s->pushed1) || (*v == 2 && s->pushed2));
+    mc::destroy(s);
+  });
+}
+
+// Timed forms with timeouts explored: a timeout leaves nothing behind.
+MC_TEST(cubby_timed_forms) {
+  struct S {
+    C c;
+    Status ps = Status::closed, qs = Status::closed;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->ps = s->c.push_for(1, 1ms); });
+  t.thread([s] { s->qs = s->c.pop_for(s->got, 1ms); });
+  t.after([s] {
+    MC_ASSERT(s->ps != Status::closed && s->qs != Status::closed);
+    if (s->qs == Status::ok) MC_ASSERT(s->ps == Status::ok && s->got == 1);
+    MC_ASSERT(s->c.pressure() == (s->ps == Status::ok ? 1 : 0) - (s->qs == Status::ok ? 1 : 0));
+    mc::destroy(s);
+  });
+}
+
+// [S4] A timed pop facing a blocking push, timeouts disabled: the pop must
+// get the value.  If the timed waiter could miss the promise (weakened S4)
+// it sleeps forever: a lost wake-up, reported as deadlock.
+MC_TEST(cubby_timed_pop_no_timeouts, mc::Options{}.bound(3).no_timeouts()) {
+  struct S {
+    C c;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { MC_ASSERT(s->c.push(7) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->c.pop_for(s->got, 1h) == Status::ok && s->got == 7); });
+  t.after([s] { MC_ASSERT(s->c.pressure() == 0); mc::destroy(s); });
+}
+
+// The same with a timed push facing a full slot and a blocking pop.
+MC_TEST(cubby_timed_push_no_timeouts, mc::Options{}.no_timeouts()) {
+  struct S {
+    C c;
+    int a = -1, b = -1;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->c.push(1) == Status::ok);
+  t.thread([s] { MC_ASSERT(s->c.push_for(2, 1h) == Status::ok); });
+  t.thread([s] {
+    MC_ASSERT(s->c.pop(s->a) == Status::ok);
+    MC_ASSERT(s->c.pop(s->b) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->a == 1 && s->b == 2);
+    mc::destroy(s);
+  });
+}
+
+// [S3] close: a thread that returns `closed` sees what the closer wrote
+// before close().  A push that completed is still received.
+MC_TEST(cubby_close_publishes, mc::Options{}.bound(3)) {
+  struct S {
+    C c;
+    mc::cell<int> note{0};
+    Status ps = Status::ok, qs = Status::ok;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->ps = s->c.push(1); });
+  t.thread([s] {
+    s->note.store(42);
+    s->c.close();
+  });
+  t.thread([s] {
+    s->qs = s->c.pop(s->got);
+    if (s->qs == Status::closed) MC_ASSERT(s->note.load() == 42);
+  });
+  t.after([s] {
+    if (s->ps == Status::ok) MC_ASSERT(s->qs == Status::ok && s->got == 1);
+    if (s->qs == Status::ok) MC_ASSERT(s->got == 1 && s->ps == Status::ok);
+    MC_ASSERT(s->c.is_closed());
+    mc::destroy(s);
+  });
+}
+
+// close against a waiting pusher and a timed pop: every waiter wakes.
+MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
+  struct S {
+    C c;
+    Status ps = Status::ok, qs = Status::ok;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->c.push(1) == Status::ok);
+  t.thread([s] { s->ps = s->c.push(2); });  // waits: the slot is full
+  t.thread([s] { s->c.close(); });
+  t.thread([s] { s->qs = s->c.pop_for(s->got, 1h); });
+  t.after([s] {
+    if (s->qs == Status::ok) MC_ASSERT(s->got == 1);
+    MC_ASSERT(s->ps == Status::closed || s->qs == Status::ok);
+    mc::destroy(s);
+  });
+}
+
+// Wrap-around: a start ticket 2 laps before the 20-bit turn wrap, and one
+// before the 64-bit ticket wrap.
+MC_TEST(cubby_turn_wrap) {
+  struct S {
+    C c{cubby::StartTicket{(1u << 19) - 2}};
+    int got[3] = {-1, -1, -1};
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    for (int i = 1; i <= 3; ++i) MC_ASSERT(s->c.push(i) == Status::ok);
+  });
+  t.thread([s] {
+    for (int& g : s->got) MC_ASSERT(s->c.pop(g) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->got[0] == 1 && s->got[1] == 2 && s->got[2] == 3);
+    MC_ASSERT(s->c.pressure() == 0);
+    mc::destroy(s);
+  });
+}
+
+MC_TEST(cubby_ticket_wrap) {
+  struct S {
+    C c{cubby::StartTicket{UINT64_MAX - 1}};
+    int got[3] = {-1, -1, -1};
+    bool tried = false;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    for (int i = 1; i <= 3; ++i) MC_ASSERT(s->c.push(i) == Status::ok);
+  });
+  t.thread([s] {
+    MC_ASSERT(s->c.pop(s->got[0]) == Status::ok);
+    if (auto v = s->c.try_pop()) {
+      s->got[1] = *v;
+    } else {
+      MC_ASSERT(s->c.pop(s->got[1]) == Status::ok);
+    }
+    MC_ASSERT(s->c.pop(s->got[2]) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->got[0] == 1 && s->got[1] == 2 && s->got[2] == 3);
+    MC_ASSERT(s->c.pressure() == 0);
+    mc::destroy(s);
+  });
+}
+
+// The unbalanced-backpressure case from the class comment, scaled: one value
+// in the slot, two pushers waiting (arriving in order), two poppers arriving:
+// the poppers receive the first two values, each once, in push order, both
+// pushers complete and the last value stays (pressure() == 1).
+MC_TEST(cubby_backpressure, mc::Options{}.bound(1).stale(1)) {
+  struct S {
+    C c;
+    mc::atomic<bool> go{false};
+    int got[2] = {-1, -1};
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->c.push(0) == Status::ok);
+  t.thread([s] { MC_ASSERT(s->c.push(1) == Status::ok); });
+  t.thread([s] {
+    await([s] { return s->c.pressure() >= 2; });  // pusher 1 is in line
+    MC_ASSERT(s->c.push(2) == Status::ok);
+  });
+  t.thread([s] {
+    await([s] { return s->c.pressure() >= 3; });  // both pushers are in line
+    s->go.store(true, std::memory_order_relaxed);
+    MC_ASSERT(s->c.pop(s->got[0]) == Status::ok);
+  });
+  t.thread([s] {
+    await([s] { return s->go.load(std::memory_order_relaxed); });
+    MC_ASSERT(s->c.pop(s->got[1]) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT((s->got[0] == 0 && s->got[1] == 1) || (s->got[0] == 1 && s->got[1] == 0));
+    MC_ASSERT(s->c.pressure() == 1);
+    int left = -1;
+    MC_ASSERT(s->c.pop(left) == Status::ok && left == 2);
+    mc::destroy(s);
+  });
+}
+
+// FIFO order of waiters: two poppers wait in arrival order; a pusher's
+// values go to them in that order.
+MC_TEST(cubby_fifo_waiters, mc::Options{}.bound(1)) {
+  struct S {
+    C c;
+    int first = -1, second = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { MC_ASSERT(s->c.pop(s->first) == Status::ok); });
+  t.thread([s] {
+    await([s] { return s->c.pressure() <= -1; });  // popper 1 is in line
+    MC_ASSERT(s->c.pop(s->second) == Status::ok);
+  });
+  t.thread([s] {
+    await([s] { return s->c.pressure() <= -2; });  // both are in line
+    MC_ASSERT(s->c.push(1) == Status::ok);
+    MC_ASSERT(s->c.push(2) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->first == 1 && s->second == 2);
+    mc::destroy(s);
+  });
+}

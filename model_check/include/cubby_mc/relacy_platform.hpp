@@ -1,0 +1,296 @@
+// cubby_mc/relacy_platform.hpp: the model-test API of cubby_mc (mc.hpp,
+// platform.hpp) implemented on Relacy Race Detector, so the same model test
+// sources (cubby_model.cpp, ...) run under Relacy.  Selected by
+// -DCUBBY_MC_RELACY (model_check/CMakeLists.txt, option CUBBY_RELACY_DIR);
+// relacy/relacy_prelude.hpp must be force-included first.
+//
+// Mapping:
+//   mc::atomic<T>          RelacyAtomic<T>: rl::atomic<T> taking std::memory_order
+//   mc::cell<T>            the value plus an rl::var<int> shadow that Relacy
+//                          race-checks on every load/store/read/write
+//   ModelPlatform::wait    Relacy's futex-style park on the atomic (the
+//                          compare and the park with preemption disabled);
+//                          timed waits may time out
+//   ModelPlatform::wake    wakes every waiter: Relacy has no bitset channels,
+//                          so a wake on one channel wakes all (this can hide
+//                          a notify-one-channel bug, never invent one)
+//   MC_ASSERT              RL_ASSERT
+//   mc::make / destroy     new / delete (Relacy's own leak detection covers
+//                          only its allocator; no leak check here)
+//   Options                bound -> sched_bound context bound; search random
+//                          -> sched_random with `iterations`; expect -> the
+//                          Relacy test result that must be reported
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cubby/platform/futex.hpp"
+
+namespace cubby::mc {
+
+enum class Failure : std::uint8_t { none, assertion, race, deadlock, livelock, leak, nondeterminism };
+enum class Search : std::uint8_t { dfs, pct, random };
+
+struct Options {
+  unsigned preemption_bound = 2;
+  unsigned stale_bound = 2;
+  Search search = Search::dfs;
+  std::uint64_t seed = 1;
+  std::uint64_t iterations = 20000;
+  bool timeouts = true;
+  Failure expect = Failure::none;
+  Options& bound(unsigned b) { preemption_bound = b; return *this; }
+  Options& stale(unsigned w) { stale_bound = w; return *this; }
+  Options& mode(Search s) { search = s; return *this; }
+  Options& with_seed(std::uint64_t s) { seed = s; return *this; }
+  Options& runs(std::uint64_t n) { iterations = n; return *this; }
+  Options& depth(unsigned) { return *this; }
+  Options& keep_history(unsigned) { return *this; }
+  Options& steps(unsigned) { return *this; }
+  Options& spurious(unsigned, unsigned) { return *this; }
+  Options& no_timeouts() { timeouts = false; return *this; }
+  Options& budget(std::uint64_t, double) { return *this; }
+  Options& expect_failure(Failure f) { expect = f; return *this; }
+};
+
+class Exec {
+ public:
+  void thread(std::function<void()> fn) { threads_.push_back(std::move(fn)); }
+  void before(std::function<void()> fn) { before_.push_back(std::move(fn)); }
+  void after(std::function<void()> fn) { after_.push_back(std::move(fn)); }
+  void invariant(std::function<void()> fn) { invariant_.push_back(std::move(fn)); }
+  std::vector<std::function<void()>> threads_, before_, after_, invariant_;
+};
+using TestBody = void (*)(Exec&);
+
+inline rl::memory_order rl_order(std::memory_order o) {
+  switch (o) {
+    case std::memory_order_relaxed: return rl::mo_relaxed;
+    case std::memory_order_consume: return rl::mo_consume;
+    case std::memory_order_acquire: return rl::mo_acquire;
+    case std::memory_order_release: return rl::mo_release;
+    case std::memory_order_acq_rel: return rl::mo_acq_rel;
+    case std::memory_order_seq_cst: return rl::mo_seq_cst;
+  }
+  return rl::mo_seq_cst;
+}
+
+// atomic<T>: std::atomic's interface over rl::atomic<T>.
+template <class T>
+class atomic {
+  using MO = std::memory_order;
+  static constexpr MO sc = std::memory_order_seq_cst;
+
+ public:
+  atomic() { a_.store(T{}, rl::mo_relaxed, $); }
+  atomic(T v) { a_.store(v, rl::mo_relaxed, $); }  // NOLINT: as std::atomic
+  atomic(const atomic&) = delete;
+  atomic& operator=(const atomic&) = delete;
+  T load(MO mo = sc) const { return a_.load(rl_order(mo), $); }
+  void store(T v, MO mo = sc) { a_.store(v, rl_order(mo), $); }
+  T exchange(T v, MO mo = sc) { return a_.exchange(v, rl_order(mo), $); }
+  bool compare_exchange_weak(T& e, T d, MO s, MO f) { return a_.compare_exchange_weak(e, d, rl_order(s), rl_order(f), $); }
+  bool compare_exchange_weak(T& e, T d, MO mo = sc) { return a_.compare_exchange_weak(e, d, rl_order(mo), $); }
+  bool compare_exchange_strong(T& e, T d, MO s, MO f) { return a_.compare_exchange_strong(e, d, rl_order(s), rl_order(f), $); }
+  bool compare_exchange_strong(T& e, T d, MO mo = sc) { return a_.compare_exchange_strong(e, d, rl_order(mo), $); }
+  T fetch_add(T v, MO mo = sc) { return a_.fetch_add(v, rl_order(mo), $); }
+  T fetch_sub(T v, MO mo = sc) { return a_.fetch_sub(v, rl_order(mo), $); }
+  T fetch_or(T v, MO mo = sc) { return a_.fetch_or(v, rl_order(mo), $); }
+  T fetch_and(T v, MO mo = sc) { return a_.fetch_and(v, rl_order(mo), $); }
+  T fetch_xor(T v, MO mo = sc) { return a_.fetch_xor(v, rl_order(mo), $); }
+  void name(const char*) {}
+  rl::atomic<T>& raw() { return a_; }
+
+ private:
+  mutable rl::atomic<T> a_;
+};
+
+template <class T>
+class cell {
+ public:
+  cell() : value_{} {}
+  explicit cell(const T& v) : value_(v) {}
+  cell(const cell&) = delete;
+  cell& operator=(const cell&) = delete;
+  T load() const { touch_read(); return value_; }
+  void store(const T& v) { touch_write(); value_ = v; }
+  const T& read() const { touch_read(); return value_; }
+  T& write() { touch_write(); return value_; }
+  void name(const char*) {}
+
+ private:
+  void touch_read() const { (void)static_cast<int>(shadow_($)); }
+  void touch_write() const { shadow_($) = 0; }
+  T value_;
+  mutable rl::var<int> shadow_;
+};
+
+inline void fence(std::memory_order mo) { rl::atomic_thread_fence(rl_order(mo), $); }
+inline void yield() { rl::yield(1, $); }
+inline void pause() { rl::yield(1, $); }
+
+inline platform::FutexResult futex_wait_impl(atomic<std::uint32_t>& word, std::uint32_t expected, bool timed) {
+  rl::context& c = rl::ctx();
+  std::uint32_t now = 0;
+  {
+    rl::preemption_disabler pd(c);
+    now = word.load(std::memory_order_relaxed);
+  }
+  if (now != expected) return platform::FutexResult::value_changed;
+  const rl::unpark_reason r = word.raw().wait(c, timed, true, $);
+  return r == rl::unpark_reason_timeout ? platform::FutexResult::timed_out : platform::FutexResult::woken;
+}
+inline platform::FutexResult futex_wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t,
+                                        bool has_deadline = false) {
+  return futex_wait_impl(word, expected, has_deadline);
+}
+inline void futex_wake(atomic<std::uint32_t>& word, std::uint32_t = platform::futex_all_channels) {
+  word.raw().wake(rl::ctx(), rl::thread_id_t(-1), $);
+}
+
+template <class T, class... Args>
+T* make(Args&&... args) {
+  return new T(std::forward<Args>(args)...);
+}
+template <class T>
+void destroy(T* p) {
+  delete p;
+}
+inline void check(bool ok) { RL_ASSERT(ok); }
+
+struct ModelPlatform {
+  template <class T>
+  using atomic = mc::atomic<T>;
+  template <class T>
+  using cell = mc::cell<T>;
+  static constexpr unsigned spin_pauses = 0;
+  static constexpr unsigned spin_yields = 0;
+  static platform::FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t,
+                                    const platform::SteadyTime* deadline) {
+    return futex_wait_impl(word, expected, deadline != nullptr);
+  }
+  static void wake(atomic<std::uint32_t>& word, std::uint32_t) { futex_wake(word); }
+  static void pause() { rl::yield(1, $); }
+  static void yield() { rl::yield(1, $); }
+  static void fence(std::memory_order mo) { mc::fence(mo); }
+};
+using RelacyPlatform = ModelPlatform;
+
+namespace detail {
+
+struct Registered {
+  const char* name;
+  TestBody body;
+  Options options;
+};
+inline std::vector<Registered>& registry() {
+  static std::vector<Registered> r;
+  return r;
+}
+inline bool register_test(const char* name, TestBody body, const Options& options = Options{}) {
+  registry().push_back({name, body, options});
+  return true;
+}
+
+inline TestBody g_body = nullptr;
+inline unsigned g_threads = 0;
+
+template <unsigned N>
+struct Suite : rl::test_suite<Suite<N>, N> {
+  Exec x;
+  void before() {
+    x = Exec{};
+    g_body(x);
+    g_threads = static_cast<unsigned>(x.threads_.size());
+    for (auto& f : x.before_) f();
+  }
+  void thread(unsigned i) {
+    if (i < x.threads_.size()) x.threads_[i]();
+  }
+  void after() {
+    for (auto& f : x.after_) f();
+    x = Exec{};
+  }
+};
+
+template <unsigned N>
+rl::test_result_e simulate(rl::test_params& p) {
+  rl::simulate<Suite<N>>(p);
+  return p.test_result;
+}
+
+inline Failure kind_of(rl::test_result_e r) {
+  switch (r) {
+    case rl::test_result_success: return Failure::none;
+    case rl::test_result_data_race: return Failure::race;
+    case rl::test_result_deadlock: return Failure::deadlock;
+    case rl::test_result_livelock: return Failure::livelock;
+    case rl::test_result_memory_leak:
+    case rl::test_result_resource_leak: return Failure::leak;
+    default: return Failure::assertion;
+  }
+}
+
+inline const char* name_of(Failure f) {
+  static const char* const names[] = {"none", "assertion", "race", "deadlock", "livelock", "leak", "nondeterminism"};
+  return names[static_cast<unsigned>(f)];
+}
+
+}  // namespace detail
+
+// run_main: runs the registered tests under Relacy: --test NAME selects.
+inline int run_main(int argc, char** argv) {
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--test") == 0 && i + 1 < argc) names.push_back(argv[++i]);
+  }
+  int failed = 0;
+  for (const auto& t : detail::registry()) {
+    bool selected = names.empty();
+    for (const auto& n : names) selected = selected || n == t.name;
+    if (!selected) continue;
+    detail::g_body = t.body;
+    rl::test_params probe;
+    probe.iteration_count = 1;
+    probe.search_type = rl::sched_random;
+    detail::simulate<7>(probe);  // learns the thread count
+    rl::test_params p;
+    if (t.options.search == Search::dfs) {
+      p.search_type = rl::sched_bound;
+      p.context_bound = t.options.preemption_bound;
+    } else {
+      p.search_type = rl::sched_random;
+      p.iteration_count = t.options.iterations;
+    }
+    rl::test_result_e r = rl::test_result_success;
+    switch (detail::g_threads) {
+      case 1: r = detail::simulate<1>(p); break;
+      case 2: r = detail::simulate<2>(p); break;
+      case 3: r = detail::simulate<3>(p); break;
+      case 4: r = detail::simulate<4>(p); break;
+      case 5: r = detail::simulate<5>(p); break;
+      case 6: r = detail::simulate<6>(p); break;
+      default: r = detail::simulate<7>(p); break;
+    }
+    const Failure f = detail::kind_of(r);
+    const bool ok = f == t.options.expect;
+    std::printf("[relacy] %-40s %s  (expected %s, found %s)\n", t.name, ok ? "PASS" : "FAIL",
+                detail::name_of(t.options.expect), detail::name_of(f));
+    if (!ok) ++failed;
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace cubby::mc
+
+#define MC_ASSERT(cond) RL_ASSERT(cond)
+#define MC_TEST(name, ...)                                                                                   \
+  static void cubby_mc_body_##name(::cubby::mc::Exec& t);                                                    \
+  [[maybe_unused]] static const bool cubby_mc_reg_##name =                                                   \
+      ::cubby::mc::detail::register_test(#name, &cubby_mc_body_##name __VA_OPT__(, ) __VA_ARGS__);           \
+  static void cubby_mc_body_##name([[maybe_unused]] ::cubby::mc::Exec& t)

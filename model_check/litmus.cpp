@@ -1,0 +1,242 @@
+// Litmus tests of the model checker's memory model: for each classic shape
+// (MP, SB, LB, IRIW, CoRR, CoWW, 2+2W) and each ordering variant (relaxed,
+// release/acquire, seq_cst), explore every execution and compare the set of
+// observed outcomes with the set C++20 allows.  The checker must observe
+// every allowed outcome (except the ones listed as beyond an interleaving
+// model, see README.md) and never a forbidden one.
+//
+//   mc_litmus            runs the table, exits 1 on a mismatch
+//   mc_litmus --table    also prints it as Markdown (README.md's table)
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cubby_mc/mc.hpp"
+
+namespace mc = cubby::mc;
+
+namespace {
+
+using Outcomes = std::set<std::string>;
+
+struct Orders {
+  const char* name;
+  std::memory_order st, ld;  // stores, loads
+};
+constexpr Orders kRelaxed{"relaxed", std::memory_order_relaxed, std::memory_order_relaxed};
+constexpr Orders kRelAcq{"rel/acq", std::memory_order_release, std::memory_order_acquire};
+constexpr Orders kSeqCst{"seq_cst", std::memory_order_seq_cst, std::memory_order_seq_cst};
+
+struct Litmus {
+  const char* name;
+  const char* shape;
+  Orders orders;
+  std::function<void(mc::Exec&, Outcomes*, Orders)> body;
+  Outcomes allowed;        // by C++20
+  Outcomes out_of_model;   // allowed, but not produced by an interleaving model (loads read executed stores)
+};
+
+std::string digits(std::initializer_list<int> v) {
+  std::string s;
+  for (int x : v) s += std::to_string(x);
+  return s;
+}
+
+struct Two {
+  mc::atomic<int> x{0}, y{0};
+  int r[4] = {0, 0, 0, 0};
+};
+
+void mp(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, o.st == std::memory_order_seq_cst ? o.st : std::memory_order_relaxed);
+    s->y.store(1, o.st);
+  });
+  t.thread([s, o] {
+    s->r[0] = s->y.load(o.ld);
+    s->r[1] = s->x.load(o.ld == std::memory_order_seq_cst ? o.ld : std::memory_order_relaxed);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1]}));
+    mc::destroy(s);
+  });
+}
+
+void sb(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, o.st);
+    s->r[0] = s->y.load(o.ld);
+  });
+  t.thread([s, o] {
+    s->y.store(1, o.st);
+    s->r[1] = s->x.load(o.ld);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1]}));
+    mc::destroy(s);
+  });
+}
+
+void lb(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->r[0] = s->x.load(o.ld);
+    s->y.store(1, o.st);
+  });
+  t.thread([s, o] {
+    s->r[1] = s->y.load(o.ld);
+    s->x.store(1, o.st);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1]}));
+    mc::destroy(s);
+  });
+}
+
+void iriw(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] { s->x.store(1, o.st); });
+  t.thread([s, o] { s->y.store(1, o.st); });
+  t.thread([s, o] {
+    s->r[0] = s->x.load(o.ld);
+    s->r[1] = s->y.load(o.ld);
+  });
+  t.thread([s, o] {
+    s->r[2] = s->y.load(o.ld);
+    s->r[3] = s->x.load(o.ld);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1], s->r[2], s->r[3]}));
+    mc::destroy(s);
+  });
+}
+
+void corr(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, o.st);
+    s->x.store(2, o.st);
+  });
+  t.thread([s, o] {
+    s->r[0] = s->x.load(o.ld);
+    s->r[1] = s->x.load(o.ld);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1]}));
+    mc::destroy(s);
+  });
+}
+
+void coww(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, o.st);
+    s->x.store(2, o.st);
+  });
+  t.thread([s, o] { s->x.store(3, o.st); });
+  t.after([s, out] {
+    out->insert(digits({s->x.load(std::memory_order_relaxed)}));  // the final value: mo's last
+    mc::destroy(s);
+  });
+}
+
+void two_plus_two_w(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, o.st);
+    s->y.store(2, o.st);
+  });
+  t.thread([s, o] {
+    s->y.store(1, o.st);
+    s->x.store(2, o.st);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->x.load(std::memory_order_relaxed), s->y.load(std::memory_order_relaxed)}));
+    mc::destroy(s);
+  });
+}
+
+Outcomes all_bits(unsigned n) {
+  Outcomes o;
+  for (unsigned v = 0; v < (1u << n); ++v) {
+    std::string s;
+    for (unsigned i = n; i-- > 0;) s += ((v >> i) & 1u) != 0 ? '1' : '0';
+    o.insert(s);
+  }
+  return o;
+}
+Outcomes minus(Outcomes a, std::initializer_list<const char*> drop) {
+  for (const char* d : drop) a.erase(d);
+  return a;
+}
+
+std::vector<Litmus> table() {
+  std::vector<Litmus> v;
+  const Outcomes corr_ok{"00", "01", "02", "11", "12", "22"};
+  for (const Orders& o : {kRelaxed, kRelAcq, kSeqCst}) {
+    const bool sc = o.st == std::memory_order_seq_cst;
+    const bool rlx = o.st == std::memory_order_relaxed;
+    v.push_back({"MP", "x=1; y=1 || r0=y; r1=x", o, mp, rlx ? all_bits(2) : minus(all_bits(2), {"10"}), {}});
+    v.push_back({"SB", "x=1; r0=y || y=1; r1=x", o, sb, sc ? minus(all_bits(2), {"00"}) : all_bits(2), {}});
+    v.push_back({"LB", "r0=x; y=1 || r1=y; x=1", o, lb, rlx ? all_bits(2) : minus(all_bits(2), {"11"}),
+                 rlx ? Outcomes{"11"} : Outcomes{}});
+    v.push_back({"IRIW", "x=1 || y=1 || r0=x; r1=y || r2=y; r3=x", o, iriw,
+                 sc ? minus(all_bits(4), {"1010"}) : all_bits(4), {}});
+    v.push_back({"CoRR", "x=1; x=2 || r0=x; r1=x", o, corr, corr_ok, {}});
+    v.push_back({"CoWW", "x=1; x=2 || x=3; final x", o, coww, {"2", "3"}, {}});
+    v.push_back({"2+2W", "x=1; y=2 || y=1; x=2; final x,y", o, two_plus_two_w,
+                 sc ? Outcomes{"12", "21", "22"} : Outcomes{"11", "12", "21", "22"}, {}});
+  }
+  return v;
+}
+
+std::string join(const Outcomes& o) {
+  std::string s;
+  for (const auto& x : o) s += (s.empty() ? "" : " ") + x;
+  return s.empty() ? "-" : s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool print_table = argc > 1 && std::strcmp(argv[1], "--table") == 0;
+  const mc::Options opt = mc::Options{}.bound(3).stale(4).keep_history(4);
+  int bad = 0;
+  std::string md =
+      "| test | orders | shape | allowed by C++20 | observed | not allowed (never observed) | result |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const Litmus& l : table()) {
+    Outcomes seen;
+    const mc::Result r =
+        mc::check(std::string(l.name) + "/" + l.orders.name, opt, [&](mc::Exec& t) { l.body(t, &seen, l.orders); });
+    Outcomes forbidden_seen, missing, forbidden;
+    for (const auto& s : seen)
+      if (l.allowed.count(s) == 0) forbidden_seen.insert(s);
+    for (const auto& a : l.allowed)
+      if (seen.count(a) == 0 && l.out_of_model.count(a) == 0) missing.insert(a);
+    const unsigned width = static_cast<unsigned>(l.allowed.begin()->size());
+    for (const auto& a : all_bits(width))
+      if (l.allowed.count(a) == 0 && std::string(l.name) != "CoRR" && std::string(l.name) != "CoWW") forbidden.insert(a);
+    if (std::string(l.name) == "CoRR") forbidden = {"10", "20", "21"};
+    if (std::string(l.name) == "CoWW") forbidden = {"1"};
+    const bool ok = r.failure == mc::Failure::none && forbidden_seen.empty() && missing.empty();
+    if (!ok) ++bad;
+    std::string result = ok ? "ok" : "MISMATCH";
+    if (!l.out_of_model.empty()) result += " (" + join(l.out_of_model) + ": allowed, not produced; see below)";
+    if (!forbidden_seen.empty()) result += " forbidden seen: " + join(forbidden_seen);
+    if (!missing.empty()) result += " missing: " + join(missing);
+    std::printf("[litmus] %-5s %-8s observed {%s}  allowed {%s}  %s  (%llu executions%s)\n", l.name, l.orders.name,
+                join(seen).c_str(), join(l.allowed).c_str(), result.c_str(),
+                static_cast<unsigned long long>(r.executions), r.exhaustive ? ", exhaustive" : "");
+    md += std::string("| ") + l.name + " | " + l.orders.name + " | `" + l.shape + "` | " + join(l.allowed) + " | " +
+          join(seen) + " | " + join(forbidden) + " | " + result + " |\n";
+  }
+  if (print_table) std::printf("\n%s", md.c_str());
+  return bad == 0 ? 0 : 1;
+}

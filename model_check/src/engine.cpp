@@ -1,0 +1,1446 @@
+// model_check/src/engine.cpp: the model checker's engine: fibers, the
+// scheduler and its choice path, the memory model, failure reports.
+//
+// Design notes (the ideas come from Relacy, CDSChecker and Loom; the code is
+// cubby's own):
+//
+//  - Stateless search.  An execution is determined by its choice path: every
+//    nondeterministic decision (thread, read-from store, modification-order
+//    slot, spurious failure, timeout) asks choose(n).  DFS replays a prefix and
+//    advances the last choice that has alternatives left.  A replay token is
+//    that path, printed.
+//  - Fibers.  Model threads are ucontext fibers on the calling OS thread; the
+//    scheduler runs inside whichever fiber reaches a visible step and switches
+//    directly to the next one, so a context switch costs only when the thread
+//    changes.  Thread 0 is the test's main fiber (setup, then join, then the
+//    after hooks).
+//  - Memory model.  Each atomic keeps its last `history` stores in
+//    modification order (mo).  A load may read any store not older than its
+//    coherence lower bound: the newest store that happens-before it, or that
+//    was read by a read that happens-before it (CoWR, CoRR), or that the
+//    seq_cst rules of C++20 [atomics.order] p4 put before it.  Stores that
+//    are not RMWs and not seq_cst may be placed in mo before stores they do
+//    not happen after (CoWW, CoRW respected; never between an RMW and the
+//    store it read).  RMWs read the newest store.  Release sequences: a
+//    store's "sync" clock is what an acquire reader gains; an RMW inherits the
+//    sync clock of the store it read.  Fences: release fences stamp later
+//    relaxed stores, acquire fences collect what earlier relaxed loads read.
+//    seq_cst: S is the execution order of seq_cst operations and fences.
+//  - Happens-before is tracked with vector clocks (epoch per thread); cells
+//    check the FastTrack condition (last write, reads since) on every access.
+#include <ucontext.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cubby_mc/mc.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CUBBY_MC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CUBBY_MC_ASAN 1
+#endif
+#endif
+
+// FAIL(engine, kind, message): record, then abandon the fiber.
+#define CUBBY_MC_FAIL(e, kind, ...) \
+  do {                              \
+    (e).record(kind, __VA_ARGS__);  \
+    (e).abandon();                  \
+  } while (0)
+#ifdef CUBBY_MC_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace cubby::mc {
+
+const char* to_string(Failure f) noexcept {
+  switch (f) {
+    case Failure::none: return "none";
+    case Failure::assertion: return "assertion";
+    case Failure::race: return "race";
+    case Failure::deadlock: return "deadlock";
+    case Failure::livelock: return "livelock";
+    case Failure::leak: return "leak";
+    case Failure::nondeterminism: return "nondeterminism";
+  }
+  return "?";
+}
+
+void Exec::thread(std::function<void()> fn) {
+  if (threads_.size() >= 7) {
+    std::fprintf(stderr, "cubby-mc: at most 7 model threads per test\n");
+    std::abort();
+  }
+  threads_.push_back(std::move(fn));
+}
+
+namespace detail {
+namespace {
+
+using SL = ::cubby::mc::source_location;
+constexpr unsigned kMaxThreads = 8;  // thread 0 (main) + 7 model threads
+constexpr unsigned kMaxHistory = 8;
+constexpr std::uint32_t kNone = UINT32_MAX;
+using VC = std::array<std::uint32_t, kMaxThreads>;
+
+void join(VC& a, const VC& b) noexcept {
+  for (unsigned i = 0; i < kMaxThreads; ++i) a[i] = std::max(a[i], b[i]);
+}
+
+std::string where_str(const SL& w) {
+  if (w.line() == 0) return "?";
+  std::string_view f = w.file_name();
+  const auto slash = f.rfind('/');
+  if (slash != std::string_view::npos) f.remove_prefix(slash + 1);
+  return std::string(f) + ":" + std::to_string(w.line());
+}
+
+const char* order_str(std::memory_order o) {
+  switch (o) {
+    case std::memory_order_relaxed: return "relaxed";
+    case std::memory_order_consume: return "consume";
+    case std::memory_order_acquire: return "acquire";
+    case std::memory_order_release: return "release";
+    case std::memory_order_acq_rel: return "acq_rel";
+    case std::memory_order_seq_cst: return "seq_cst";
+  }
+  return "?";
+}
+bool is_acquire(std::memory_order o) {
+  return o == std::memory_order_acquire || o == std::memory_order_consume || o == std::memory_order_acq_rel ||
+         o == std::memory_order_seq_cst;
+}
+bool is_release(std::memory_order o) {
+  return o == std::memory_order_release || o == std::memory_order_acq_rel || o == std::memory_order_seq_cst;
+}
+
+struct Store {
+  std::uint64_t value = 0;
+  std::uint64_t uid = 0;       // identity across mo insertions
+  std::uint32_t seq = 0;       // global step (position in S for seq_cst)
+  std::uint32_t epoch = 0;     // writer's clock when it stored
+  std::uint32_t sc_first = kNone;  // seq of the first seq_cst access (write or read) to this store
+  std::uint8_t tid = 0;
+  bool rmw = false;
+  bool init = false;
+  std::uint32_t step = 0;      // trace step that made it
+  VC sync{};                   // what an acquire reader gains (release sequence)
+  VC readers{};                // per thread: clock at its latest read of this store (0: none)
+};
+
+struct Location {
+  Store stores[kMaxHistory + 1];
+  unsigned count = 0;
+  unsigned size = 4;
+  bool is_signed = false;
+  std::uint8_t creator = 0;
+  SL where{};
+  const char* name = nullptr;
+  std::uint64_t last_read_uid[kMaxThreads]{};
+  std::uint8_t rereads[kMaxThreads]{};
+  std::uint32_t dropped = 0;
+};
+
+struct ScFence {
+  std::uint32_t seq;
+  std::uint8_t tid;
+  std::uint32_t epoch;
+  VC join_at;  // join of every seq_cst fence up to and including this one
+};
+
+enum class TState : std::uint8_t { unused, runnable, blocked, joining, finished };
+
+struct Ctx {
+  ucontext_t uc{};
+  const void* stack_bottom = nullptr;
+  std::size_t stack_size = 0;
+  void* fake_stack = nullptr;
+};
+
+struct ModelThread {
+  Ctx ctx;
+  std::unique_ptr<char[]> stack;
+  TState state = TState::unused;
+  VC clock{}, acq_pending{}, rel_fence{};
+  bool yielded = false;
+  std::uint32_t yield_step = 0;
+  std::uint32_t wait_loc = 0, wait_channels = 0, wait_expected = 0;
+  bool wait_deadline = false;
+  platform::FutexResult wake_result = platform::FutexResult::woken;
+  SL wait_where{};
+  unsigned spurious_wakeups_used = 0, spurious_cas_used = 0;
+};
+
+enum class Kind : std::uint8_t { thread, read, slot, cas, wake };
+
+struct Choice {
+  std::uint16_t chosen;
+  std::uint16_t count;  // 0: unknown (decoded from a token)
+};
+
+struct Event {
+  std::uint32_t step;
+  std::uint8_t tid;
+  std::string text;
+  SL where;
+};
+
+struct Live {
+  void* p;
+  void (*del)(void*);
+  const char* type;
+};
+
+// 256 KiB: enough for the primitives' call depth even in ASan builds, and
+// small enough that ASan's swapcontext interceptor clears a fiber's stack
+// shadow (32 KiB) with a memset rather than an madvise system call.
+constexpr std::size_t kStackSize = 256u << 10;
+
+class Engine;
+Engine* g_engine = nullptr;
+void trampoline();
+
+class Engine {
+ public:
+  enum class Mode : std::uint8_t { dfs, pct, random, replay };
+
+  Options opt;
+  Mode mode = Mode::dfs;
+  unsigned bound = 0;        // preemption bound of this execution (kNone: unbounded)
+  unsigned stale_bound = 0;  // weak-memory choices allowed in this execution (kNone: unbounded)
+  const std::function<void(Exec&)>* setup = nullptr;
+
+  // ---- per execution ----
+  ModelThread threads[kMaxThreads];
+  unsigned nthreads = 0;
+  unsigned cur = 0;
+  std::vector<Location> locs;
+  std::uint32_t nlocs = 0;
+  std::vector<ScFence> fences;
+  VC sc_join{};
+  std::uint32_t seq = 0;
+  std::uint64_t uid = 0;
+  std::uint32_t steps = 0;
+  unsigned preemptions = 0;
+  unsigned stale_used = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t ncells = 0;
+  std::vector<Live> live;
+  Exec exec;
+  Failure failure = Failure::none;
+  std::string message;
+  bool inert = true;     // outside an execution: objects work, nothing is recorded
+  bool peeking = false;  // inside an invariant hook
+  bool tracing = false;
+  bool in_threads = false;  // the model threads run (invariants are checked)
+  std::vector<Event> trace;
+  Ctx sched;
+
+  // ---- choice path ----
+  std::vector<Choice> path;
+  std::size_t pos = 0;
+  std::mt19937_64 rng{1};
+  // pct
+  unsigned prio[kMaxThreads]{};
+  std::vector<std::uint32_t> change_points;
+  std::uint32_t pct_len = 64;
+
+  Engine() {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      std::size_t size = 0;
+      pthread_attr_getstack(&attr, &addr, &size);
+      sched.stack_bottom = addr;
+      sched.stack_size = size;
+      pthread_attr_destroy(&attr);
+    }
+  }
+
+  // ------------------------------------------------------------ fibers ----
+
+  void switch_ctx(Ctx& from, Ctx& to, bool from_dies) {
+#ifdef CUBBY_MC_ASAN
+    __sanitizer_start_switch_fiber(from_dies ? nullptr : &from.fake_stack, to.stack_bottom, to.stack_size);
+#else
+    (void)from_dies;
+#endif
+    swapcontext(&from.uc, &to.uc);
+#ifdef CUBBY_MC_ASAN
+    __sanitizer_finish_switch_fiber(from.fake_stack, nullptr, nullptr);
+#endif
+  }
+
+  void prepare_fiber(unsigned tid) {
+    ModelThread& t = threads[tid];
+    if (!t.stack) t.stack = std::make_unique<char[]>(kStackSize);
+#ifdef CUBBY_MC_ASAN
+    __asan_unpoison_memory_region(t.stack.get(), kStackSize);
+#endif
+    getcontext(&t.ctx.uc);
+    t.ctx.uc.uc_stack.ss_sp = t.stack.get();
+    t.ctx.uc.uc_stack.ss_size = kStackSize;
+    t.ctx.uc.uc_link = nullptr;
+    t.ctx.stack_bottom = t.stack.get();
+    t.ctx.stack_size = kStackSize;
+    t.ctx.fake_stack = nullptr;
+    makecontext(&t.ctx.uc, &trampoline, 0);
+  }
+
+  // ---------------------------------------------------------- choices ----
+
+  // record: notes the first failure.  abandon: leaves the current fiber for
+  // good.  Kept apart (FAIL below) so that every temporary of the message is
+  // destroyed before the fiber's frames are abandoned (no leak under LSan).
+  void record(Failure kind, const std::string& msg) {
+    if (failure == Failure::none) {
+      failure = kind;
+      message = msg;
+    }
+    peeking = false;
+    if (tracing) trace.push_back({steps, static_cast<std::uint8_t>(cur), std::string("*** ") + to_string(kind) + ": " + msg, SL{}});
+  }
+  [[noreturn]] void abandon() {
+    switch_ctx(threads[cur].ctx, sched, true);
+    std::abort();  // never resumed
+  }
+
+  unsigned choose(unsigned n, Kind kind, const unsigned* cand = nullptr) {
+    if (n <= 1) return 0;
+    if (pos < path.size()) {
+      const Choice c = path[pos++];
+      if ((c.count != 0 && c.count != n) || c.chosen >= n) {
+        CUBBY_MC_FAIL(*this, Failure::nondeterminism, "the test made different choices when replayed (does it read a clock, a global, "
+                                      "or random numbers outside the model?)");
+      }
+      return c.chosen;
+    }
+    unsigned v = 0;
+    if (mode == Mode::random) {
+      v = static_cast<unsigned>(rng() % n);
+    } else if (mode == Mode::pct) {
+      if (kind == Kind::thread && cand != nullptr) {
+        for (unsigned i = 1; i < n; ++i)
+          if (prio[cand[i]] > prio[cand[v]]) v = i;
+      } else {
+        v = static_cast<unsigned>(rng() % n);
+      }
+    }
+    path.push_back({static_cast<std::uint16_t>(v), static_cast<std::uint16_t>(n)});
+    ++pos;
+    return v;
+  }
+
+  bool next_path() {
+    while (!path.empty()) {
+      Choice& c = path.back();
+      if (c.chosen + 1u < c.count) {
+        ++c.chosen;
+        return true;
+      }
+      path.pop_back();
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------- schedule ----
+
+  bool eligible(unsigned t) const {
+    const ModelThread& th = threads[t];
+    if (th.state == TState::runnable) return true;
+    if (th.state != TState::blocked) return false;
+    if (th.wait_deadline && opt.timeouts) return true;
+    return th.spurious_wakeups_used < opt.spurious_wakeups;
+  }
+
+  void pick(bool cur_enabled) {
+    ModelThread& c = threads[cur];
+    if (mode == Mode::pct) {
+      for (std::size_t i = 0; i < change_points.size(); ++i) {
+        if (change_points[i] == steps) prio[cur] = static_cast<unsigned>(i);
+      }
+    }
+    unsigned cand[kMaxThreads];
+    unsigned n = 0;
+    const bool cur_pref = cur_enabled && !c.yielded;
+    const bool bounded = bound != kNone && preemptions >= bound;
+    if (cur_pref) cand[n++] = cur;
+    if (!(cur_pref && bounded)) {
+      // A thread that yielded waits for another thread's write; until one
+      // happens it runs only if every other eligible thread yielded too, and
+      // never picks itself while another can run (fair spinning).
+      for (unsigned t = 0; t < nthreads; ++t)
+        if (t != cur && eligible(t) && !threads[t].yielded) cand[n++] = t;
+      if (n == 0) {
+        // Every eligible thread spins: run the one that yielded longest ago
+        // (round robin, no choice), so an unfair cycle is never explored.
+        unsigned best = kMaxThreads;
+        for (unsigned t = 0; t < nthreads; ++t)
+          if (t != cur && eligible(t) && (best == kMaxThreads || threads[t].yield_step < threads[best].yield_step)) best = t;
+        if (best != kMaxThreads) cand[n++] = best;
+        if (n == 0 && cur_enabled) cand[n++] = cur;
+      }
+    }
+    if (n == 0) CUBBY_MC_FAIL(*this, Failure::deadlock, describe_deadlock());
+    const unsigned next = cand[choose(n, Kind::thread, cand)];
+    if (cur_pref && next != cur) ++preemptions;
+    ModelThread& nt = threads[next];
+    nt.yielded = false;
+    if (nt.state == TState::blocked) {
+      nt.state = TState::runnable;
+      if (nt.wait_deadline && opt.timeouts) {
+        nt.wake_result = platform::FutexResult::timed_out;
+        if (tracing) event(next, "futex_wait   " + obj(nt.wait_loc) + "  -> timed out", nt.wait_where);
+      } else {
+        nt.wake_result = platform::FutexResult::woken;
+        ++nt.spurious_wakeups_used;
+        if (tracing) event(next, "futex_wait   " + obj(nt.wait_loc) + "  -> spurious wake-up", nt.wait_where);
+      }
+    }
+    if (next != cur) {
+      const unsigned from = cur;
+      cur = next;
+      switch_ctx(threads[from].ctx, nt.ctx, threads[from].state == TState::finished);
+    }
+  }
+
+  // step: called before every visible operation of the current thread.
+  void step() {
+    if (++steps > opt.max_steps) {
+      CUBBY_MC_FAIL(*this, Failure::livelock, "no progress: " + std::to_string(opt.max_steps) +
+                                  " visible steps in one execution (a spin that never ends?)");
+    }
+    if (in_threads && !exec.invariant_.empty()) {
+      peeking = true;
+      for (auto& f : exec.invariant_) f();
+      peeking = false;
+    }
+    pick(true);
+  }
+
+  void tick() { ++threads[cur].clock[cur]; }
+  // progress: a write happened; threads spinning on a yield may see it.
+  void progress() {
+    for (unsigned t = 0; t < nthreads; ++t) threads[t].yielded = false;
+  }
+  bool weak_ok() const { return stale_bound == kNone || stale_used < stale_bound; }
+
+  std::string describe_deadlock() {
+    std::string s = "deadlock: every live thread is blocked";
+    for (unsigned t = 1; t < nthreads; ++t) {
+      const ModelThread& th = threads[t];
+      s += "\n    T" + std::to_string(t) + ": ";
+      if (th.state == TState::finished) {
+        s += "finished";
+      } else if (th.state == TState::blocked) {
+        const Location& L = locs[th.wait_loc];
+        s += "futex_wait on " + obj(th.wait_loc) + " (value " + val(L, L.stores[L.count - 1].value) +
+             " == expected, channels " + hex(th.wait_channels) +
+             (th.wait_deadline ? ", deadline, timeouts disabled" : ", no deadline") + ") at " +
+             where_str(th.wait_where);
+      } else {
+        s += "runnable?";
+      }
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------ tracing ----
+
+  static std::string hex(std::uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+  }
+  static std::string val(const Location& L, std::uint64_t v) {
+    if (L.is_signed) {
+      const unsigned shift = 64 - 8 * L.size;
+      const auto sv = static_cast<std::int64_t>(v << shift) >> shift;
+      return std::to_string(sv);
+    }
+    if (v < 65536) return std::to_string(v);
+    return hex(v);
+  }
+  std::string obj(std::uint32_t id) const {
+    std::string s = "a" + std::to_string(id);
+    if (id < nlocs && locs[id].name != nullptr) s += "(" + std::string(locs[id].name) + ")";
+    return s;
+  }
+  void event(unsigned tid, std::string text, const SL& where) {
+    trace.push_back({steps, static_cast<std::uint8_t>(tid), std::move(text), where});
+  }
+  static std::string pad(std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+  }
+
+  // ------------------------------------------------------ memory model ----
+
+  std::uint32_t new_location(std::uint64_t init, unsigned size, bool is_signed, const SL& where) {
+    if (nlocs == locs.size()) locs.emplace_back();
+    Location& L = locs[nlocs];
+    L.count = 1;
+    L.size = size;
+    L.is_signed = is_signed;
+    L.where = where;
+    L.name = nullptr;
+    L.dropped = 0;
+    L.creator = static_cast<std::uint8_t>(cur);
+    std::fill(std::begin(L.last_read_uid), std::end(L.last_read_uid), 0);
+    std::fill(std::begin(L.rereads), std::end(L.rereads), 0);
+    Store& s = L.stores[0];
+    s = Store{};
+    s.value = init;
+    s.uid = ++uid;
+    s.seq = seq++;
+    s.tid = static_cast<std::uint8_t>(cur);
+    s.epoch = inert ? 0 : threads[cur].clock[cur];
+    s.init = true;
+    s.step = steps;
+    if (!inert && tracing) event(cur, pad("init", 13) + pad(obj(nlocs), 14) + "= " + val(L, init), where);
+    return nlocs++;
+  }
+
+  const ScFence* fence_before(const ModelThread& T) const {
+    for (auto it = fences.rbegin(); it != fences.rend(); ++it)
+      if (it->epoch <= T.clock[it->tid]) return &*it;
+    return nullptr;
+  }
+
+  static bool readers_le(const Store& s, const VC& c) {
+    for (unsigned u = 0; u < kMaxThreads; ++u)
+      if (s.readers[u] != 0 && s.readers[u] <= c[u]) return true;
+    return false;
+  }
+
+  // lower_bound: the oldest mo index thread T may read (or place a store after).
+  unsigned lower_bound(const Location& L, const ModelThread& T, bool sc) const {
+    const ScFence* x = fences.empty() ? nullptr : fence_before(T);
+    for (unsigned i = L.count - 1; i > 0; --i) {
+      const Store& s = L.stores[i];
+      if (s.epoch <= T.clock[s.tid] || readers_le(s, T.clock)) return i;  // CoWR, CoRR
+      if (sc) {
+        // [atomics.order] 4.1: an earlier seq_cst access to s or later.
+        if (s.sc_first != kNone) return i;
+        // 4.2: s (or a read of it) happens before an executed seq_cst fence.
+        if (s.epoch <= sc_join[s.tid] || readers_le(s, sc_join)) return i;
+      }
+      if (x != nullptr) {
+        // 4.3: a seq_cst access to s came before the fence x that happens before us.
+        if (s.sc_first < x->seq) return i;
+        // 4.4: s happens before a seq_cst fence that precedes x in S.
+        if (s.epoch <= x->join_at[s.tid] || readers_le(s, x->join_at)) return i;
+      }
+    }
+    return 0;
+  }
+
+  void saw(Location& L, const Store& s, bool stale) {
+    if (!stale) {
+      L.last_read_uid[cur] = s.uid;
+      L.rereads[cur] = 0;
+    } else if (L.last_read_uid[cur] == s.uid) {
+      ++L.rereads[cur];
+    } else {
+      L.last_read_uid[cur] = s.uid;
+      L.rereads[cur] = 0;
+    }
+  }
+
+  // observe: thread cur reads store index i (as a load or the read of an RMW).
+  void observe(Location& L, unsigned i, std::memory_order mo) {
+    ModelThread& T = threads[cur];
+    Store& s = L.stores[i];
+    s.readers[cur] = T.clock[cur];
+    if (mo == std::memory_order_seq_cst) s.sc_first = std::min(s.sc_first, seq);
+    saw(L, s, i + 1 != L.count);
+    if (is_acquire(mo)) {
+      join(T.clock, s.sync);
+    } else {
+      join(T.acq_pending, s.sync);
+    }
+  }
+
+  std::string read_note(const Location& L, unsigned i) const {
+    if (i + 1 == L.count) return "";
+    return "  [STALE: " + std::to_string(L.count - 1 - i) + " newer store" + (L.count - 1 - i > 1 ? "s" : "") +
+           ", read the one from step " + std::to_string(L.stores[i].step) + (L.stores[i].init ? " (init)" : "") + "]";
+  }
+
+  std::uint64_t load(std::uint32_t id, std::memory_order mo, const SL& where) {
+    if (inert || peeking) return locs[id].stores[locs[id].count - 1].value;
+    step();
+    Location& L = locs[id];
+    const ModelThread& T = threads[cur];
+    const unsigned lb = weak_ok() ? lower_bound(L, T, mo == std::memory_order_seq_cst) : L.count - 1;
+    unsigned cand[kMaxHistory + 1];
+    unsigned n = 0;
+    for (unsigned i = L.count; i-- > lb;) {
+      if (i + 1 != L.count && L.last_read_uid[cur] == L.stores[i].uid && L.rereads[cur] >= opt.stale_rereads) continue;
+      cand[n++] = i;
+    }
+    const unsigned i = cand[choose(n, Kind::read)];
+    if (i + 1 != L.count) ++stale_used;
+    observe(L, i, mo);
+    const std::uint64_t v = L.stores[i].value;
+    ++seq;
+    if (tracing) event(cur, pad("load", 13) + pad(obj(id), 14) + pad("-> " + val(L, v), 16) + pad(order_str(mo), 9) + read_note(L, i), where);
+    tick();
+    return v;
+  }
+
+  void insert(Location& L, unsigned p, const Store& w) {
+    for (unsigned j = L.count; j > p; --j) L.stores[j] = L.stores[j - 1];
+    L.stores[p] = w;
+    ++L.count;
+    if (L.count > opt.history) {
+      for (unsigned j = 0; j + 1 < L.count; ++j) L.stores[j] = L.stores[j + 1];
+      --L.count;
+      ++L.dropped;
+    }
+  }
+
+  Store make_store(std::uint64_t v, std::memory_order mo, bool rmw) {
+    const ModelThread& T = threads[cur];
+    Store w;
+    w.value = v;
+    w.uid = ++uid;
+    w.seq = seq++;
+    w.epoch = T.clock[cur];
+    w.tid = static_cast<std::uint8_t>(cur);
+    w.rmw = rmw;
+    w.step = steps;
+    if (mo == std::memory_order_seq_cst) w.sc_first = w.seq;
+    w.sync = is_release(mo) ? T.clock : T.rel_fence;
+    return w;
+  }
+
+  void store(std::uint32_t id, std::uint64_t v, std::memory_order mo, const SL& where) {
+    if (inert || peeking) {
+      Location& L = locs[id];
+      L.stores[L.count - 1].value = v;
+      return;
+    }
+    step();
+    Location& L = locs[id];
+    const Store w = make_store(v, mo, false);
+    unsigned p = L.count;
+    if (mo != std::memory_order_seq_cst && opt.store_reorder && L.count > 1 && weak_ok()) {
+      const unsigned lb = lower_bound(L, threads[cur], false);
+      unsigned cand[kMaxHistory + 1];
+      unsigned n = 0;
+      cand[n++] = L.count;
+      for (unsigned q = L.count - 1; q > lb; --q)
+        if (!L.stores[q].rmw) cand[n++] = q;
+      p = cand[choose(n, Kind::slot)];
+      if (p != L.count) ++stale_used;
+    }
+    const unsigned before = L.count - p;
+    insert(L, p, w);
+    saw(L, w, false);
+    progress();
+    if (tracing) {
+      event(cur, pad("store", 13) + pad(obj(id), 14) + pad("<- " + val(L, v), 16) + pad(order_str(mo), 9) +
+                     (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
+            where);
+    }
+    tick();
+  }
+
+  static std::uint64_t apply(Rmw op, std::uint64_t old, std::uint64_t x, unsigned size) {
+    std::uint64_t r = 0;
+    switch (op) {
+      case Rmw::exchange: r = x; break;
+      case Rmw::add: r = old + x; break;
+      case Rmw::sub: r = old - x; break;
+      case Rmw::bit_or: r = old | x; break;
+      case Rmw::bit_and: r = old & x; break;
+      case Rmw::bit_xor: r = old ^ x; break;
+    }
+    return size >= 8 ? r : (r & ((std::uint64_t{1} << (8 * size)) - 1));
+  }
+  static const char* rmw_name(Rmw op) {
+    switch (op) {
+      case Rmw::exchange: return "exchange";
+      case Rmw::add: return "fetch_add";
+      case Rmw::sub: return "fetch_sub";
+      case Rmw::bit_or: return "fetch_or";
+      case Rmw::bit_and: return "fetch_and";
+      case Rmw::bit_xor: return "fetch_xor";
+    }
+    return "rmw";
+  }
+
+  // rmw_commit: thread cur reads the newest store and appends `v`.
+  void rmw_commit(Location& L, std::uint64_t v, std::memory_order mo) {
+    const unsigned last = L.count - 1;
+    observe(L, last, mo);
+    Store w = make_store(v, mo, true);
+    join(w.sync, L.stores[last].sync);  // continues the release sequence it read
+    insert(L, L.count, w);
+    saw(L, w, false);
+    progress();
+  }
+
+  std::uint64_t rmw(std::uint32_t id, Rmw op, std::uint64_t x, std::memory_order mo, const SL& where) {
+    Location& L0 = locs[id];
+    if (inert || peeking) {
+      const std::uint64_t old = L0.stores[L0.count - 1].value;
+      L0.stores[L0.count - 1].value = apply(op, old, x, L0.size);
+      return old;
+    }
+    step();
+    Location& L = locs[id];
+    const std::uint64_t old = L.stores[L.count - 1].value;
+    const std::uint64_t v = apply(op, old, x, L.size);
+    rmw_commit(L, v, mo);
+    if (tracing) {
+      event(cur, pad(rmw_name(op), 13) + pad(obj(id), 14) + pad(val(L, old) + " -> " + val(L, v), 16) + order_str(mo), where);
+    }
+    tick();
+    return old;
+  }
+
+  bool cas(std::uint32_t id, std::uint64_t& expected, std::uint64_t desired, bool weak, std::memory_order succ,
+           std::memory_order fail_mo, const SL& where) {
+    Location& L0 = locs[id];
+    if (inert || peeking) {
+      Store& s = L0.stores[L0.count - 1];
+      if (s.value == expected) {
+        s.value = desired;
+        return true;
+      }
+      expected = s.value;
+      return false;
+    }
+    step();
+    Location& L = locs[id];
+    ModelThread& T = threads[cur];
+    const unsigned last = L.count - 1;
+    // outcomes: >= 0: fail reading that index; -1: success; -2: spurious failure
+    int out[kMaxHistory + 2];
+    unsigned n = 0;
+    if (L.stores[last].value == expected) {
+      out[n++] = -1;
+      if (weak && T.spurious_cas_used < opt.spurious_cas && weak_ok()) out[n++] = -2;
+    } else {
+      out[n++] = static_cast<int>(last);
+    }
+    if (opt.stale_cas && weak_ok()) {
+      const unsigned lb = lower_bound(L, T, fail_mo == std::memory_order_seq_cst);
+      for (unsigned i = last; i-- > lb;) {
+        if (L.stores[i].value == expected) continue;
+        if (L.last_read_uid[cur] == L.stores[i].uid && L.rereads[cur] >= opt.stale_rereads) continue;
+        out[n++] = static_cast<int>(i);
+      }
+    }
+    const int o = out[choose(n, Kind::cas)];
+    const std::uint64_t e = expected;
+    if (o == -1) {
+      rmw_commit(L, desired, succ);
+      if (tracing) {
+        event(cur, pad(weak ? "cas_weak" : "cas", 13) + pad(obj(id), 14) + pad(val(L, e) + " -> " + val(L, desired), 16) +
+                       pad(order_str(succ), 9) + "  ok",
+              where);
+      }
+      tick();
+      return true;
+    }
+    const unsigned i = o == -2 ? last : static_cast<unsigned>(o);
+    if (o == -2) ++T.spurious_cas_used;
+    if (i != last || o == -2) ++stale_used;
+    observe(L, i, fail_mo);
+    ++seq;
+    expected = L.stores[i].value;
+    if (tracing) {
+      event(cur, pad(weak ? "cas_weak" : "cas", 13) + pad(obj(id), 14) +
+                     pad("-> " + val(L, expected) + " (want " + val(L, e) + ")", 16) + pad(order_str(fail_mo), 9) +
+                     (o == -2 ? "  FAILED spuriously" : "  failed") + read_note(L, i),
+            where);
+    }
+    tick();
+    return false;
+  }
+
+  void fence(std::memory_order mo, const SL& where) {
+    if (inert || peeking) return;
+    step();
+    ModelThread& T = threads[cur];
+    if (is_acquire(mo)) join(T.clock, T.acq_pending);
+    if (is_release(mo)) T.rel_fence = T.clock;
+    if (mo == std::memory_order_seq_cst) {
+      join(sc_join, T.clock);
+      fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join});
+    }
+    ++seq;
+    if (tracing) event(cur, pad("fence", 13) + pad("", 14) + pad("", 16) + order_str(mo), where);
+    tick();
+  }
+
+  void yield(const char* what, const SL& where) {
+    if (inert || peeking) return;
+    if (++steps > opt.max_steps) {
+      CUBBY_MC_FAIL(*this, Failure::livelock, "no progress: " + std::to_string(opt.max_steps) +
+                                  " visible steps in one execution (a spin that never ends?)");
+    }
+    if (tracing) event(cur, what, where);
+    threads[cur].yielded = true;
+    threads[cur].yield_step = steps;
+    pick(true);
+  }
+
+  platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool deadline,
+                                   const SL& where) {
+    if (inert || peeking) return platform::FutexResult::value_changed;
+    step();
+    Location& L = locs[id];
+    const std::uint64_t now = L.stores[L.count - 1].value;
+    if (now != expected) {
+      if (tracing) {
+        event(cur, pad("futex_wait", 13) + pad(obj(id), 14) + pad("expect " + val(L, expected), 16) + "  -> value changed (" +
+                       val(L, now) + ")",
+              where);
+      }
+      return platform::FutexResult::value_changed;
+    }
+    ModelThread& T = threads[cur];
+    T.state = TState::blocked;
+    T.wait_loc = id;
+    T.wait_channels = channels;
+    T.wait_expected = expected;
+    T.wait_deadline = deadline;
+    T.wait_where = where;
+    if (tracing) {
+      event(cur, pad("futex_wait", 13) + pad(obj(id), 14) + pad("expect " + val(L, expected), 16) + "  parks, channels " +
+                     hex(channels) + (deadline ? " (deadline)" : ""),
+            where);
+    }
+    pick(false);
+    return threads[cur].wake_result;
+  }
+
+  void futex_wake(std::uint32_t id, std::uint32_t channels, const SL& where) {
+    if (inert || peeking) return;
+    step();
+    progress();
+    std::string woke;
+    for (unsigned t = 1; t < nthreads; ++t) {
+      ModelThread& th = threads[t];
+      if (th.state == TState::blocked && th.wait_loc == id && (th.wait_channels & channels) != 0) {
+        th.state = TState::runnable;
+        th.wake_result = platform::FutexResult::woken;
+        woke += " T" + std::to_string(t);
+      }
+    }
+    if (tracing) {
+      event(cur, pad("futex_wake", 13) + pad(obj(id), 14) + pad("channels " + hex(channels), 16) +
+                     (woke.empty() ? "  woke nobody" : "  woke" + woke),
+            where);
+    }
+  }
+
+  // ------------------------------------------------------------- cells ----
+
+  void cell_new(CellMeta& m, const SL& where) {
+    m = CellMeta{};
+    m.id = ++ncells;
+    m.generation = generation;
+    m.w_where = where;
+    if (inert) return;
+    m.w_tid = static_cast<std::uint8_t>(cur);
+    m.w_epoch = threads[cur].clock[cur];
+  }
+
+  std::string cell_name(const CellMeta& m) const {
+    std::string s = "c" + std::to_string(m.id);
+    if (m.name != nullptr) s += "(" + std::string(m.name) + ")";
+    return s;
+  }
+
+  void cell_access(CellMeta& m, bool write, const SL& where) {
+    if (inert || peeking) return;
+    if (m.generation != generation) {
+      CUBBY_MC_FAIL(*this, Failure::assertion, "a cell made in an earlier execution was used (make shared state per execution, in setup)");
+    }
+    const ModelThread& T = threads[cur];
+    if (tracing) event(cur, pad(write ? "cell write" : "cell read", 13) + cell_name(m), where);
+    if (m.w_tid != cur && m.w_epoch > T.clock[m.w_tid]) {
+      CUBBY_MC_FAIL(*this, Failure::race, "data race on cell " + cell_name(m) + ": " + (write ? "write" : "read") + " by T" +
+                              std::to_string(cur) + " at " + where_str(where) + " and write by T" + std::to_string(m.w_tid) +
+                              " at " + where_str(m.w_where) + " are not ordered by happens-before");
+    }
+    if (!write) {
+      m.reads[cur] = T.clock[cur];
+      m.r_where[cur] = where;
+      return;
+    }
+    for (unsigned u = 0; u < kMaxThreads; ++u) {
+      if (u != cur && m.reads[u] != 0 && m.reads[u] > T.clock[u]) {
+        CUBBY_MC_FAIL(*this, Failure::race, "data race on cell " + cell_name(m) + ": write by T" + std::to_string(cur) + " at " +
+                                where_str(where) + " and read by T" + std::to_string(u) + " at " +
+                                where_str(m.r_where[u]) + " are not ordered by happens-before");
+      }
+    }
+    m.w_tid = static_cast<std::uint8_t>(cur);
+    m.w_epoch = T.clock[cur];
+    m.w_where = where;
+    std::fill(std::begin(m.reads), std::end(m.reads), 0);
+  }
+
+  // --------------------------------------------------------- execution ----
+
+  void main_body() {
+    (*setup)(exec);
+    for (auto& f : exec.before_) f();
+    ModelThread& M = threads[0];
+    nthreads = static_cast<unsigned>(exec.threads_.size()) + 1;
+    for (unsigned t = 1; t < nthreads; ++t) {
+      ModelThread& th = threads[t];
+      reset_thread(th);
+      th.clock = M.clock;
+      th.clock[t] = 1;
+      th.state = TState::runnable;
+      prepare_fiber(t);
+    }
+    ++M.clock[0];
+    if (nthreads > 1) {
+      M.state = TState::joining;
+      in_threads = true;
+      pick(false);
+      in_threads = false;
+    }
+    for (unsigned t = 1; t < nthreads; ++t) join(M.clock, threads[t].clock);
+    for (auto& f : exec.after_) f();
+    if (!live.empty()) {
+      {
+        std::string s = std::to_string(live.size()) + " object(s) made with mc::make and never destroyed:";
+        for (const Live& l : live) s += std::string(" ") + l.type;
+        record(Failure::leak, s);
+      }
+      abandon();
+    }
+    threads[0].state = TState::finished;
+    switch_ctx(threads[0].ctx, sched, true);
+  }
+
+  void thread_body() {
+    const unsigned me = cur;
+    bool threw = false;
+    {
+      std::string err;
+      try {
+        exec.threads_[me - 1]();
+      } catch (const std::exception& e) {
+        err = e.what();
+      } catch (...) {
+        err = "unknown exception";
+      }
+      if ((threw = !err.empty())) record(Failure::assertion, "T" + std::to_string(me) + " threw: " + err);
+    }
+    if (threw) abandon();
+    threads[me].state = TState::finished;
+    progress();
+    if (tracing) event(me, "finished", SL{});
+    bool all = true;
+    for (unsigned t = 1; t < nthreads; ++t) all = all && threads[t].state == TState::finished;
+    if (all) threads[0].state = TState::runnable;
+    pick(false);
+  }
+
+  static void reset_thread(ModelThread& t) {
+    t.state = TState::unused;
+    t.clock.fill(0);
+    t.acq_pending.fill(0);
+    t.rel_fence.fill(0);
+    t.yielded = false;
+    t.wait_loc = t.wait_channels = t.wait_expected = 0;
+    t.wait_deadline = false;
+    t.spurious_wakeups_used = t.spurious_cas_used = 0;
+  }
+
+  Failure run_one() {
+    for (auto& t : threads) reset_thread(t);
+    nthreads = 1;
+    cur = 0;
+    nlocs = 0;
+    fences.clear();
+    sc_join.fill(0);
+    seq = 1;
+    steps = 0;
+    preemptions = 0;
+    stale_used = 0;
+    ++generation;
+    ncells = 0;
+    failure = Failure::none;
+    message.clear();
+    trace.clear();
+    pos = 0;
+    if (mode == Mode::pct) {
+      std::vector<unsigned> order;
+      for (unsigned t = 0; t < kMaxThreads; ++t) order.push_back(t);
+      std::shuffle(order.begin(), order.end(), rng);
+      for (unsigned t = 0; t < kMaxThreads; ++t) prio[t] = opt.pct_depth + order[t];
+      change_points.clear();
+      for (unsigned i = 1; i < opt.pct_depth; ++i)
+        change_points.push_back(1 + static_cast<std::uint32_t>(rng() % std::max<std::uint32_t>(pct_len, 1)));
+    }
+    ModelThread& M = threads[0];
+    M.clock[0] = 1;
+    M.state = TState::runnable;
+    prepare_fiber(0);
+    inert = false;
+    switch_ctx(sched, M.ctx, false);
+    inert = true;
+    peeking = false;
+    in_threads = false;
+    pct_len = std::max(pct_len, steps);
+    for (const Live& l : live) l.del(l.p);
+    live.clear();
+    exec = Exec{};
+    return failure;
+  }
+
+  // ------------------------------------------------------------ report ----
+
+  std::string format_report(const std::string& name) const {
+    std::ostringstream o;
+    o << "  " << message << "\n";
+    o << "  objects:\n";
+    for (std::uint32_t i = 0; i < nlocs; ++i) {
+      o << "    " << pad(obj(i), 16) << "atomic, " << locs[i].size << " bytes, made by T" << int(locs[i].creator) << " at "
+        << where_str(locs[i].where) << "\n";
+    }
+    o << "  trace (" << trace.size() << " events; step, thread, operation, object, value, order, source):\n";
+    for (const Event& e : trace) {
+      o << "    " << pad(std::to_string(e.step), 5) << "T" << int(e.tid) << "  " << pad(e.text, 70) << "  "
+        << (e.where.line() != 0 ? where_str(e.where) : "") << "\n";
+    }
+    o << "  per-thread view:\n";
+    for (unsigned t = 0; t < nthreads; ++t) {
+      o << "    T" << t << (t == 0 ? " (main: setup, after hooks)" : "") << ":\n";
+      for (const Event& e : trace) {
+        if (e.tid != t) continue;
+        std::string text = e.text;
+        o << "      " << pad(std::to_string(e.step), 5) << text << "\n";
+      }
+    }
+    (void)name;
+    return o.str();
+  }
+};
+
+Engine& engine() {
+  static Engine e;
+  g_engine = &e;
+  return e;
+}
+
+void trampoline() {
+#ifdef CUBBY_MC_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+  Engine& e = *g_engine;
+  if (e.cur == 0) {
+    e.main_body();
+  } else {
+    e.thread_body();
+  }
+  std::abort();  // a finished fiber is never resumed
+}
+
+// ---- replay tokens: "<test>:b<bound>:<choices>" ----
+// choices: one base-36 digit per choice ("(n)" above 35); "c{r}" repeats c r times.
+std::string encode_path(const std::vector<Choice>& path, std::size_t n) {
+  std::string s;
+  auto digit = [](unsigned v) -> std::string {
+    if (v < 10) return std::string(1, static_cast<char>('0' + v));
+    if (v < 36) return std::string(1, static_cast<char>('a' + (v - 10)));
+    return "(" + std::to_string(v) + ")";
+  };
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && path[j].chosen == path[i].chosen) ++j;
+    const std::size_t run = j - i;
+    if (run >= 4) {
+      s += digit(path[i].chosen) + "{" + std::to_string(run) + "}";
+    } else {
+      for (std::size_t k = 0; k < run; ++k) s += digit(path[i].chosen);
+    }
+    i = j;
+  }
+  return s;
+}
+
+bool decode_path(std::string_view s, std::vector<Choice>& out) {
+  out.clear();
+  std::uint16_t last = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (c == '{') {
+      const auto close = s.find('}', i);
+      if (close == std::string_view::npos || out.empty()) return false;
+      const unsigned long r = std::strtoul(std::string(s.substr(i + 1, close - i - 1)).c_str(), nullptr, 10);
+      for (unsigned long k = 1; k < r; ++k) out.push_back({last, 0});
+      i = close + 1;
+      continue;
+    }
+    if (c == '(') {
+      const auto close = s.find(')', i);
+      if (close == std::string_view::npos) return false;
+      last = static_cast<std::uint16_t>(std::strtoul(std::string(s.substr(i + 1, close - i - 1)).c_str(), nullptr, 10));
+      i = close + 1;
+    } else if (c >= '0' && c <= '9') {
+      last = static_cast<std::uint16_t>(c - '0');
+      ++i;
+    } else if (c >= 'a' && c <= 'z') {
+      last = static_cast<std::uint16_t>(c - 'a' + 10);
+      ++i;
+    } else {
+      return false;
+    }
+    out.push_back({last, 0});
+  }
+  return true;
+}
+
+void prepare(Engine& e, const Options& o, const std::function<void(Exec&)>& setup) {
+  e.opt = o;
+  e.opt.history = std::clamp(o.history, 1u, kMaxHistory);
+  e.setup = &setup;
+  e.tracing = false;
+}
+
+// traced_replay: re-runs the execution `path` with tracing, fills the report.
+void traced_replay(Engine& e, const std::string& name, Result& r) {
+  e.mode = Engine::Mode::replay;
+  e.tracing = true;
+  e.run_one();
+  e.tracing = false;
+  r.report = e.format_report(name);
+  if (e.failure != r.failure) {
+    r.report += "  (note: the traced replay ended with '" + std::string(to_string(e.failure)) +
+                "'; the test is not deterministic)\n";
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------- engine ABI ----
+
+std::uint32_t atomic_new(std::uint64_t init, unsigned size, bool is_signed, const source_location& where) {
+  return engine().new_location(init, size, is_signed, where);
+}
+void atomic_name(std::uint32_t id, const char* name) {
+  Engine& e = *g_engine;
+  if (id < e.nlocs) e.locs[id].name = name;
+}
+std::uint64_t atomic_load(std::uint32_t id, std::memory_order mo, const source_location& where) {
+  return g_engine->load(id, mo, where);
+}
+void atomic_store(std::uint32_t id, std::uint64_t v, std::memory_order mo, const source_location& where) {
+  g_engine->store(id, v, mo, where);
+}
+std::uint64_t atomic_rmw(std::uint32_t id, Rmw op, std::uint64_t operand, std::memory_order mo,
+                         const source_location& where) {
+  return g_engine->rmw(id, op, operand, mo, where);
+}
+bool atomic_cas(std::uint32_t id, std::uint64_t& expected, std::uint64_t desired, bool weak, std::memory_order success,
+                std::memory_order failure, const source_location& where) {
+  return g_engine->cas(id, expected, desired, weak, success, failure, where);
+}
+void fence(std::memory_order mo, const source_location& where) { engine().fence(mo, where); }
+void yield(const char* what, const source_location& where) { engine().yield(what, where); }
+platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
+                                 const source_location& where) {
+  return g_engine->futex_wait(id, expected, channels, has_deadline, where);
+}
+void futex_wake(std::uint32_t id, std::uint32_t channels, const source_location& where) {
+  g_engine->futex_wake(id, channels, where);
+}
+void cell_new(CellMeta& m, const source_location& where) { engine().cell_new(m, where); }
+void cell_access(CellMeta& m, bool write, const source_location& where) { g_engine->cell_access(m, write, where); }
+
+void assert_failed(const char* expr, const source_location& where) {
+  Engine& e = engine();
+  if (e.inert) {
+    std::fprintf(stderr, "MC_ASSERT(%s) failed at %s outside a model execution\n", expr, where_str(where).c_str());
+    std::abort();
+  }
+  CUBBY_MC_FAIL(e, Failure::assertion, std::string(e.peeking ? "invariant " : "") + "MC_ASSERT(" + expr + ") failed in T" +
+                                 std::to_string(e.cur) + " at " + where_str(where));
+}
+
+void track(void* p, void (*deleter)(void*), const char* type, const source_location&) {
+  Engine& e = engine();
+  if (e.inert) return;
+  e.live.push_back({p, deleter, type});
+}
+void untrack(void* p, const source_location& where) {
+  Engine& e = engine();
+  if (e.inert) return;
+  for (auto it = e.live.begin(); it != e.live.end(); ++it) {
+    if (it->p == p) {
+      e.live.erase(it);
+      return;
+    }
+  }
+  CUBBY_MC_FAIL(e, Failure::assertion, "mc::destroy of an object not made by mc::make (or destroyed twice) at " + where_str(where));
+}
+
+namespace {
+struct Registered {
+  std::string name;
+  TestBody body;
+  Options options;
+};
+std::vector<Registered>& registry() {
+  static std::vector<Registered> r;
+  return r;
+}
+}  // namespace
+
+bool register_test(const char* name, TestBody body, const Options& options) {
+  registry().push_back({name, body, options});
+  return true;
+}
+
+}  // namespace detail
+
+// -------------------------------------------------------------- search ----
+
+Result check(const std::string& name, const Options& options, const std::function<void(Exec&)>& setup) {
+  using namespace detail;
+  Engine& e = engine();
+  prepare(e, options, setup);
+  Result r;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  bool out_of_budget = false;
+  auto on_failure = [&](Failure f, const char* how) {
+    r.failure = f;
+    r.message = e.message;
+    const std::string bound_tag = e.mode == Engine::Mode::dfs
+                                      ? "b" + std::to_string(e.bound) + "." + std::to_string(e.stale_bound)
+                                      : "bu";
+    r.replay_token = name + ":" + bound_tag + ":" + encode_path(e.path, e.pos);
+    r.message += std::string("  [") + how + "]";
+    e.path.resize(e.pos);
+    traced_replay(e, name, r);
+  };
+  if (options.search == Search::dfs) {
+    e.mode = Engine::Mode::dfs;
+    const unsigned rounds = std::max(options.preemption_bound, options.stale_bound);
+    for (unsigned b = 0; b <= rounds && !out_of_budget; ++b) {
+      e.bound = std::min(b, options.preemption_bound);
+      e.stale_bound = std::min(b, options.stale_bound);
+      r.bound_reached = b;
+      e.path.clear();
+      for (;;) {
+        e.mode = Engine::Mode::dfs;
+        const Failure f = e.run_one();
+        ++r.executions;
+        if (f != Failure::none) {
+          on_failure(f, ("dfs round " + std::to_string(b) + ": " + std::to_string(e.preemptions) +
+                         " preemption(s) and " + std::to_string(e.stale_used) + " stale choice(s) in this execution")
+                            .c_str());
+          r.bound_reached = b;
+          r.seconds = elapsed();
+          return r;
+        }
+        if (!e.next_path()) break;
+        if (r.executions >= options.max_executions || ((r.executions & 255) == 0 && elapsed() > options.time_limit_s)) {
+          out_of_budget = true;
+          break;
+        }
+      }
+    }
+    r.exhaustive = !out_of_budget;
+  } else {
+    e.mode = options.search == Search::pct ? Engine::Mode::pct : Engine::Mode::random;
+    e.bound = kNone;
+    e.stale_bound = kNone;
+    e.rng.seed(options.seed);
+    for (std::uint64_t i = 0; i < options.iterations; ++i) {
+      e.mode = options.search == Search::pct ? Engine::Mode::pct : Engine::Mode::random;
+      e.path.clear();
+      const Failure f = e.run_one();
+      ++r.executions;
+      if (f != Failure::none) {
+        on_failure(f, (std::string(options.search == Search::pct ? "pct" : "random") + ", seed " +
+                       std::to_string(options.seed) + ", execution " + std::to_string(i))
+                          .c_str());
+        r.seconds = elapsed();
+        return r;
+      }
+      if ((i & 255) == 0 && elapsed() > options.time_limit_s) break;
+    }
+  }
+  r.seconds = elapsed();
+  return r;
+}
+
+Result replay(const std::string& token, const Options& options, const std::function<void(Exec&)>& setup) {
+  using namespace detail;
+  Engine& e = engine();
+  prepare(e, options, setup);
+  Result r;
+  const auto c1 = token.find(':');
+  const auto c2 = c1 == std::string::npos ? std::string::npos : token.find(':', c1 + 1);
+  if (c2 == std::string::npos || token[c1 + 1] != 'b') {
+    r.failure = Failure::nondeterminism;
+    r.message = "malformed replay token";
+    return r;
+  }
+  const std::string b = token.substr(c1 + 2, c2 - c1 - 2);
+  const auto dot = b.find('.');
+  e.bound = b == "u" ? kNone : static_cast<unsigned>(std::stoul(b.substr(0, dot)));
+  e.stale_bound = b == "u" || dot == std::string::npos ? kNone : static_cast<unsigned>(std::stoul(b.substr(dot + 1)));
+  if (!decode_path(std::string_view(token).substr(c2 + 1), e.path)) {
+    r.failure = Failure::nondeterminism;
+    r.message = "malformed replay token";
+    return r;
+  }
+  r.executions = 1;
+  r.replay_token = token;
+  e.mode = Engine::Mode::replay;
+  e.tracing = true;
+  r.failure = e.run_one();
+  e.tracing = false;
+  r.message = e.message;
+  r.report = e.format_report(token.substr(0, c1));
+  return r;
+}
+
+// --------------------------------------------------------------- runner ----
+
+namespace {
+
+Failure parse_failure(const std::string& s, bool& any) {
+  any = s == "any";
+  for (auto f : {Failure::none, Failure::assertion, Failure::race, Failure::deadlock, Failure::livelock, Failure::leak,
+                 Failure::nondeterminism}) {
+    if (s == to_string(f)) return f;
+  }
+  return Failure::none;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  using detail::registry;
+  std::vector<std::string> names;
+  std::string token;
+  if (const char* env = std::getenv("CUBBY_MC_REPLAY")) token = env;
+  bool list = false, expect_set = false, expect_any = false;
+  Failure expect = Failure::none;
+  Options over;
+  bool set_search = false, set_seed = false, set_iter = false, set_bound = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--list") {
+      list = true;
+    } else if (a == "--test") {
+      names.push_back(next());
+    } else if (a == "--replay") {
+      token = next();
+    } else if (a == "--search") {
+      const std::string s = next();
+      over.search = s == "pct" ? Search::pct : s == "random" ? Search::random : Search::dfs;
+      set_search = true;
+    } else if (a == "--seed") {
+      over.seed = std::stoull(next());
+      set_seed = true;
+    } else if (a == "--iterations") {
+      over.iterations = std::stoull(next());
+      set_iter = true;
+    } else if (a == "--bound") {
+      over.preemption_bound = static_cast<unsigned>(std::stoul(next()));
+      set_bound = true;
+    } else if (a == "--expect") {
+      expect = parse_failure(next(), expect_any);
+      expect_set = true;
+    } else {
+      names.push_back(a);
+    }
+  }
+  auto& reg = registry();
+  if (list) {
+    for (const auto& t : reg) std::printf("%s\n", t.name.c_str());
+    return 0;
+  }
+  auto options_for = [&](const detail::Registered& t) {
+    Options o = t.options;
+    if (set_search) o.search = over.search;
+    if (set_seed) o.seed = over.seed;
+    if (set_iter) o.iterations = over.iterations;
+    if (set_bound) o.preemption_bound = over.preemption_bound;
+    if (expect_set) o.expect = expect;
+    return o;
+  };
+  if (!token.empty()) {
+    const std::string name = token.substr(0, token.find(':'));
+    for (const auto& t : reg) {
+      if (t.name != name) continue;
+      const Result r = replay(token, options_for(t), [&](Exec& x) { t.body(x); });
+      std::printf("[mc] replay %s: %s\n%s%s\n", name.c_str(), to_string(r.failure), r.report.c_str(), r.message.c_str());
+      return r.failure == Failure::none ? 0 : 1;
+    }
+    std::fprintf(stderr, "no test named '%s'\n", name.c_str());
+    return 2;
+  }
+  int failed = 0, ran = 0;
+  for (const auto& t : reg) {
+    if (!names.empty() && std::find(names.begin(), names.end(), t.name) == names.end()) continue;
+    ++ran;
+    const Options o = options_for(t);
+    const Result r = check(t.name, o, [&](Exec& x) { t.body(x); });
+    const bool ok = expect_any ? r.failure != Failure::none : r.failure == o.expect;
+    std::printf("[mc] %-40s %s  %" PRIu64 " executions in %.2f s (%.0f/s), %s\n", t.name.c_str(), ok ? "PASS" : "FAIL",
+                r.executions, r.seconds, r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0.0,
+                o.search != Search::dfs ? (std::string(o.search == Search::pct ? "pct" : "random") + " search").c_str()
+                : r.failure != Failure::none
+                    ? "stopped at the first failure"
+                    : r.exhaustive ? ("exhaustive within preemption bound " + std::to_string(o.preemption_bound) +
+                                      ", stale bound " + std::to_string(o.stale_bound))
+                                         .c_str()
+                                   : ("NOT exhaustive: budget hit in round " + std::to_string(r.bound_reached)).c_str());
+    if (o.expect != Failure::none || expect_any) {
+      std::printf("     expected: %s, found: %s\n", expect_any ? "any failure" : to_string(o.expect), to_string(r.failure));
+    }
+    if (r.failure != Failure::none) {
+      std::printf("     %s: %s\n%s     replay: %s --replay '%s'   (or CUBBY_MC_REPLAY='%s')\n", to_string(r.failure),
+                  r.message.c_str(), r.report.c_str(), argc > 0 ? argv[0] : "<test>", r.replay_token.c_str(),
+                  r.replay_token.c_str());
+    }
+    std::fflush(stdout);
+    if (!ok) ++failed;
+  }
+  if (ran == 0) {
+    std::fprintf(stderr, "no test matched\n");
+    return 2;
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace cubby::mc
