@@ -150,6 +150,8 @@ class PtrStack {
       // relaxed: ordered by [P2]; if node n was popped and re-pushed since we
       // read h, this may be stale, and the tag makes the CAS fail.
       const std::uint32_t below = nodes_[n - 1].next.load(std::memory_order_relaxed);
+      // [P2] acquire (success and failure): pairs with [P1]: the node and
+      // the pointer it holds were published by the push that linked it.
       if (head.compare_exchange_weak(h, next_tag(h) | below, CUBBY_ORDER(P2, std::memory_order_acquire),
                                      CUBBY_ORDER(P2, std::memory_order_acquire))) {
         return n;

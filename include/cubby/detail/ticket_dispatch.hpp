@@ -43,10 +43,12 @@ class TicketDispatch {
   // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
   // unique); all data is ordered by the slot's turn word.
   std::uint64_t take_push() noexcept { return push_.fetch_add(1, std::memory_order_relaxed); }
+  // relaxed: as take_push.
   std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, std::memory_order_relaxed); }
   // n consecutive tickets at once (bulk operations); returns the first.
   // relaxed: as above.
   std::uint64_t take_push_n(std::uint64_t n) noexcept { return push_.fetch_add(n, std::memory_order_relaxed); }
+  // relaxed: as take_push.
   std::uint64_t take_pop_n(std::uint64_t n) noexcept { return pop_.fetch_add(n, std::memory_order_relaxed); }
 
   // try_take_promised_push: a push ticket whose pop partner has arrived
@@ -68,8 +70,10 @@ class TicketDispatch {
   // tickets in one CAS; returns how many (0: none promised), the first in
   // `first` (on 0: the next, unpromised ticket).  relaxed: as above.
   std::uint64_t try_take_promised_push_n(std::int64_t capacity, std::uint64_t max_n, std::uint64_t& first) noexcept {
+    // relaxed: a guess the CAS below validates.
     std::uint64_t push = push_.load(std::memory_order_relaxed);
     for (;;) {
+      // relaxed: pop_ only grows; a stale value understates the promise.
       const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
       const std::int64_t used = static_cast<std::int64_t>(push - pop);
       if (used >= capacity || max_n == 0) {
@@ -78,6 +82,7 @@ class TicketDispatch {
       }
       const std::uint64_t room = static_cast<std::uint64_t>(capacity - used);
       const std::uint64_t n = room < max_n ? room : max_n;
+      // relaxed: tickets are identities; data is ordered by the turn words.
       if (push_.compare_exchange_weak(push, push + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
         first = push;
         return n;
