@@ -152,8 +152,12 @@ class PtrStack {
       const std::uint32_t below = nodes_[n - 1].next.load(std::memory_order_relaxed);
       // [P2] acquire (success and failure): pairs with [P1]: the node and
       // the pointer it holds were published by the push that linked it.
-      if (head.compare_exchange_weak(h, next_tag(h) | below, CUBBY_ORDER(P2, std::memory_order_acquire),
-                                     CUBBY_ORDER(P2, std::memory_order_acquire))) {
+      // [P2] acquire on success: the node we take; on failure: the new head
+      // read for the next attempt.  Both pair with [P1].
+      const auto on_success = CUBBY_ORDER(P2, std::memory_order_acquire);
+      // [P2] acquire, as above (the failure half).
+      const auto on_failure = CUBBY_ORDER(P2, std::memory_order_acquire);
+      if (head.compare_exchange_weak(h, next_tag(h) | below, on_success, on_failure)) {
         return n;
       }
     }

@@ -15,6 +15,7 @@
 #define CUBBY_DETAIL_STR(x) CUBBY_DETAIL_STR2(x)
 
 #ifdef CUBBY_WEAKEN
+// The weakened edge: memory_order_relaxed on purpose, to prove it matters.
 #define CUBBY_ORDER(label, order) \
   (std::string_view(#label) == std::string_view(CUBBY_DETAIL_STR(CUBBY_WEAKEN)) ? std::memory_order_relaxed : (order))
 #else

@@ -92,10 +92,12 @@ class TicketDispatch {
   // try_take_promised_pop_n: up to `max_n` consecutive promised pop tickets
   // in one CAS (push - pop > 0 for each).  relaxed: as above.
   std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first, bool fresh = false) noexcept {
+    // relaxed: a guess the CAS below validates.
     std::uint64_t pop = pop_.load(std::memory_order_relaxed);
     for (;;) {
       // relaxed: only the count matters; an RMW (fresh) is never stale.
       const std::uint64_t push =
+          // relaxed: only the count matters; the RMW (fresh) is never stale.
           fresh ? push_.fetch_add(0, std::memory_order_relaxed) : push_.load(std::memory_order_relaxed);
       const std::int64_t avail = static_cast<std::int64_t>(push - pop);
       if (avail <= 0 || max_n == 0) {
@@ -103,6 +105,7 @@ class TicketDispatch {
         return 0;
       }
       const std::uint64_t n = static_cast<std::uint64_t>(avail) < max_n ? static_cast<std::uint64_t>(avail) : max_n;
+      // relaxed: tickets are identities; data is ordered by the turn words.
       if (pop_.compare_exchange_weak(pop, pop + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
         first = pop;
         return n;
@@ -121,9 +124,14 @@ class TicketDispatch {
   // come before; the two values are published by the slot's close ([S3]
   // release) and read only after that bit is seen with an acquire.
   void take_close_tickets() noexcept {
+    // relaxed (all four): RMW atomicity splits the tickets; F and P are
+    // published by the slot's close, [S3] release.
     const std::uint64_t f = push_.fetch_add(1, std::memory_order_relaxed);
+    // relaxed: as above; this RMW is close()'s linearization point.
     const std::uint64_t p = pop_.fetch_add(1, std::memory_order_relaxed);
+    // relaxed: published by [S3].
     close_push_.store(f, std::memory_order_relaxed);
+    // relaxed: published by [S3].
     close_pop_.store(p, std::memory_order_relaxed);
   }
   // The close tickets; only after the closed bit was seen with an acquire.
