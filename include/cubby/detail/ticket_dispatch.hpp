@@ -137,12 +137,15 @@ class TicketDispatch {
   // The close tickets; only after the closed bit was seen with an acquire.
   // relaxed: see take_close_tickets.
   std::uint64_t close_push() const noexcept { return close_push_.load(std::memory_order_relaxed); }
+  // relaxed: published by [S3], as close_push.
   std::uint64_t close_pop() const noexcept { return close_pop_.load(std::memory_order_relaxed); }
 
   // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
   // loads, so exact only when no operation runs concurrently.
   std::int64_t pressure() const noexcept {
+    // relaxed: a statistic (see above).
     const std::uint64_t push = push_.load(std::memory_order_relaxed);
+    // relaxed: a statistic (see above).
     const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
     return static_cast<std::int64_t>(push - pop);
   }

@@ -185,8 +185,10 @@ class TurnSlot {
   Word announce_timed() noexcept {
     Word s = state_.load(CUBBY_ORDER(S4, std::memory_order_acquire));  // [S4]
     while ((s & (kTimed | kClosed)) == 0) {
-      if (state_.compare_exchange_weak(s, s | kTimed, CUBBY_ORDER(S4, std::memory_order_acquire),
-                                        CUBBY_ORDER(S4, std::memory_order_acquire))) {  // [S4]
+      // [S4] acquire on success and on failure (the re-read word is the
+      // one the caller may sleep on): pairs with [S1].
+      const auto order = CUBBY_ORDER(S4, std::memory_order_acquire);
+      if (state_.compare_exchange_weak(s, s | kTimed, order, order)) {
         return s | kTimed;
       }
     }
