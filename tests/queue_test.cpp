@@ -86,10 +86,10 @@ TEST(Queue, CapacityAndLayout) {
   EXPECT_EQ(q.size(), 0u);
   FixedQueue<int, 7> f;
   EXPECT_EQ(f.capacity(), 7u);
-  // One config line, N slot lines, one dispatch line.
-  EXPECT_EQ(sizeof(FixedQueue<int, 4>), 6 * cubby::platform::cache_line_size);
-  EXPECT_EQ(sizeof(FixedQueue<std::string, 4>), 6 * cubby::platform::cache_line_size);
-  EXPECT_EQ(sizeof(Queue<int>), 2 * cubby::platform::cache_line_size);
+  // One config line, N slot lines, two counter lines.
+  EXPECT_EQ(sizeof(FixedQueue<int, 4>), 7 * cubby::platform::cache_line_size);
+  EXPECT_EQ(sizeof(FixedQueue<std::string, 4>), 7 * cubby::platform::cache_line_size);
+  EXPECT_EQ(sizeof(Queue<int>), 3 * cubby::platform::cache_line_size);
 }
 
 class QueueCapacity : public ::testing::TestWithParam<std::size_t> {};

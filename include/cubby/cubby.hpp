@@ -39,18 +39,23 @@
 //
 // Representation
 // --------------
-//   line 0 (dispatch): push_ and pop_, 64-bit ticket counters.
-//     pressure() == push_ - pop_: 0 empty, 1 full, k > 1 full with k-1
-//     pushers waiting, k < 0 empty with -k poppers waiting.  Tickets wrap
-//     modulo 2^64 (and turns modulo 2^20); StartTicket lets tests start next
-//     to the wrap.
-//   line 1 (slot): detail::TurnSlot: the 32-bit turn word and the value.
-// The counters change on every arrival, the slot on every handoff; keeping
-// them on separate lines means arrivals do not disturb a handoff in progress.
+//   line 0 (slot):    detail::TurnSlot (the 32-bit turn word and the value)
+//                     and pop_, the 64-bit pop ticket counter.
+//   line 1 (counter): push_, the 64-bit push ticket counter, and close()'s
+//                     cut-off tickets.
+//   pressure() == push_ - pop_: 0 empty, 1 full, k > 1 full with k-1 pushers
+//   waiting, k < 0 empty with -k poppers waiting.  Tickets wrap modulo 2^64
+//   (and turns modulo 2^20); StartTicket lets tests start next to the wrap.
+// Why pop_ sits with the slot: a pop takes its ticket and then waits on and
+// empties the slot, so the popper touches one line; the pusher's counter
+// stays in the pusher's cache while it keeps pushing.  With both counters on
+// one line, every handoff between a pusher and a popper moved that line
+// across as well as the slot's (bench/README.md, "Round trip").
 //
-// Costs (uncontended): push or pop = one fetch_add on the dispatch line, one
-// acquire load and one CAS on the slot line, the value copy; no syscall unless
-// a thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
+// Costs (uncontended): push = one fetch_add on the counter line, one acquire
+// load and one CAS on the slot line, the value copy; pop = one acquire load,
+// one fetch_add, one acquire load and one CAS, all on the slot line; no
+// syscall unless a thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
 #pragma once
 
 #include <chrono>
@@ -79,21 +84,23 @@ class Cubby {
   using clock = std::chrono::steady_clock;
 
   Cubby() noexcept : Cubby(StartTicket{}) {}
-  explicit Cubby(StartTicket start) noexcept : dispatch_(start.value), slot_(start.value) {}
+  explicit Cubby(StartTicket start) noexcept : slot_line_(start.value), counter_line_(start.value) {}
   Cubby(const Cubby&) = delete;
   Cubby& operator=(const Cubby&) = delete;
 
   // push: deposits v, waiting (in arrival order) while the slot is full.
   // ok, or closed (v not deposited).
   Status push(T v) noexcept {
-    if (slot_->is_closed()) return Status::closed;  // saves a ticket; the slot decides
-    return put(dispatch_->take_push(), v);
+    // No closed check before the ticket: the slot's put decides (admitted),
+    // and reading the slot line here would pull it from the popper spinning
+    // on it before the deposit needs it.
+    return put(dispatch().take_push(), v);
   }
   // pop: receives a value, waiting (in arrival order) while the slot is empty.
   // ok, or closed (nothing left to receive).
   Status pop(T& out) noexcept {
-    if (slot_->is_closed()) return drain_closed(out);
-    return take(dispatch_->take_pop(), out);
+    if (slot().is_closed()) return drain_closed(out);
+    return take(dispatch().take_pop(), out);
   }
 
   // try_push: deposits v if the slot is free now (no pusher ahead, nothing
@@ -121,42 +128,42 @@ class Cubby {
   // close: every waiter wakes; see the class comment.  Idempotent; returns
   // once the cubby is closed, also when another thread's close() does it.
   void close() noexcept {
-    if (dispatch_->begin_close()) {
-      dispatch_->take_close_tickets();  // published by the slot's close [S3]
-      slot_->close();
+    if (dispatch().begin_close()) {
+      dispatch().take_close_tickets();  // published by the slot's close [S3]
+      slot().close();
     } else {
-      while (!slot_->is_closed()) Platform::yield();
+      while (!slot().is_closed()) Platform::yield();
     }
   }
-  bool is_closed() const noexcept { return slot_->is_closed(); }
+  bool is_closed() const noexcept { return slot().is_closed(); }
 
   // pressure: the backpressure counter (see Representation).  Exact when no
   // operation is in flight; unspecified after close().
-  std::int64_t pressure() const noexcept { return dispatch_->pressure(); }
+  std::int64_t pressure() const noexcept { return dispatch().pressure(); }
 
  private:
   Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
     const Status s = detail::claim_until<Platform>(
-        deadline, ticket, [this] { return slot_->is_closed(); },
-        [this](std::uint64_t& t) { return dispatch_->try_take_promised_push(1, t); },
-        [this](std::uint64_t) -> Slot& { return *slot_; });
+        deadline, ticket, [this] { return slot().is_closed(); },
+        [this](std::uint64_t& t) { return dispatch().try_take_promised_push(1, t); },
+        [this](std::uint64_t) -> Slot& { return slot(); });
     if (s != Status::ok) return s;
     return put(ticket, v);
   }
   Status timed_pop(T& out, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
     const Status s = detail::claim_until<Platform>(
-        deadline, ticket, [this] { return slot_->is_closed(); },
-        [this](std::uint64_t& t) { return dispatch_->try_take_promised_pop(t); },
-        [this](std::uint64_t) -> Slot& { return *slot_; });
+        deadline, ticket, [this] { return slot().is_closed(); },
+        [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); },
+        [this](std::uint64_t) -> Slot& { return slot(); });
     if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
     return take(ticket, out);
   }
   // After close, a pop takes a ticket only if a value is still owed to it.
   Status drain_closed(T& out) noexcept {
     std::uint64_t ticket = 0;
-    if (!dispatch_->try_take_promised_pop(ticket, /*fresh=*/true)) return Status::closed;
+    if (!dispatch().try_take_promised_pop(ticket, /*fresh=*/true)) return Status::closed;
     return take(ticket, out);
   }
 
@@ -175,27 +182,27 @@ class Cubby {
   //                  ticket whose value pop t receives, or nothing.
   static bool before(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b) < 0; }
   bool admitted(std::uint64_t t) const noexcept {
-    if (!slot_->is_closed()) return true;
-    return before(t, dispatch_->close_push()) && !before(dispatch_->close_pop(), t);
+    if (!slot().is_closed()) return true;
+    return before(t, dispatch().close_push()) && !before(dispatch().close_pop(), t);
   }
   std::optional<std::uint64_t> value_for(std::uint64_t t) const noexcept {
-    (void)slot_->is_closed();  // [S3] acquire before reading F and P
-    const std::uint64_t p = dispatch_->close_pop();
+    (void)slot().is_closed();  // [S3] acquire before reading F and P
+    const std::uint64_t p = dispatch().close_pop();
     const std::uint64_t owed = (t == p + 1) ? p : t;
     if (owed == t && !before(t, p)) return std::nullopt;  // after close, and not the first
-    if (!before(owed, dispatch_->close_push())) return std::nullopt;
+    if (!before(owed, dispatch().close_push())) return std::nullopt;
     return owed;
   }
 
   // put: push ticket t's deposit (see admitted).
   Status put(std::uint64_t t, T& v) noexcept {
-    return slot_->put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); });
+    return slot().put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); });
   }
   // take: pop ticket t's receipt.  Before close, its own turn; once closed it
   // waits only if value_for(t) names a value, which is then bound to come.
   Status take(std::uint64_t t, T& out) noexcept {
     auto sink = [&out](T&& v) noexcept { out = v; };
-    const Status s = slot_->take_with(Slot::turn_for(t, 1), sink, [this, t](typename Slot::Word) {
+    const Status s = slot().take_with(Slot::turn_for(t, 1), sink, [this, t](typename Slot::Word) {
       const auto owed = value_for(t);
       return !owed || *owed != t;
     });
@@ -203,11 +210,32 @@ class Cubby {
     const auto owed = value_for(t);
     if (!owed || *owed == t) return Status::closed;
     // The first pop after close takes the value owed to close()'s pop ticket.
-    return slot_->take_with(Slot::turn_for(*owed, 1), sink, [](typename Slot::Word) { return false; });
+    return slot().take_with(Slot::turn_for(*owed, 1), sink, [](typename Slot::Word) { return false; });
   }
 
-  platform::CachePadded<detail::TicketDispatch<Platform>> dispatch_;
-  platform::CachePadded<Slot> slot_;
+  // The two lines (see Representation).
+  struct alignas(platform::cache_line_size) SlotLine {
+    explicit SlotLine(std::uint64_t start) noexcept : slot(start), pop(start) {}
+    Slot slot;
+    detail::TicketCounter<Platform> pop;
+  };
+  struct alignas(platform::cache_line_size) CounterLine {
+    explicit CounterLine(std::uint64_t start) noexcept : push(start) {}
+    detail::TicketCounter<Platform> push;
+    detail::CloseTickets<Platform> close;
+  };
+
+  Slot& slot() noexcept { return slot_line_.slot; }
+  const Slot& slot() const noexcept { return slot_line_.slot; }
+  // dispatch: a view of the counters.  The const_cast serves the const
+  // members (pressure, the close rule), which only load through it.
+  detail::TicketDispatch<Platform> dispatch() const noexcept {
+    auto* self = const_cast<Cubby*>(this);
+    return detail::TicketDispatch<Platform>(self->counter_line_.push, self->slot_line_.pop, &self->counter_line_.close);
+  }
+
+  SlotLine slot_line_;
+  CounterLine counter_line_;
 };
 
 #ifndef CUBBY_MC_RELACY  // Relacy's model atomics are larger than a line

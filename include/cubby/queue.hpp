@@ -63,10 +63,12 @@
 //     shift on the same line; for FixedQueue the N slots inline after it.
 //   slots: capacity detail::TurnSlots, each padded to
 //     platform::cache_line_size, so neighbouring tickets never share a line.
-//   dispatch (one line): push_ and pop_, the 64-bit ticket counters;
-//     pressure() == push_ - pop_ (k > capacity: k - capacity pushers wait,
-//     k < 0: -k poppers wait).  Arrivals write this line, handoffs the slot
-//     lines; the config line is only read, so it stays shared in every cache.
+//   dispatch (two lines): push_ and pop_, the 64-bit ticket counters, each on
+//     its own line, so a lone producer's and a lone consumer's counters stay
+//     in their own caches; pressure() == push_ - pop_ (k > capacity:
+//     k - capacity pushers wait, k < 0: -k poppers wait).  Arrivals write
+//     these lines, handoffs the slot lines; the config line is only read, so
+//     it stays shared in every cache.
 //   Ticket t uses slot t mod capacity in lap t div capacity, with turns
 //   TurnSlot::turn_for(lap, 0) (put) and turn_for(lap, 1) (take).  A power of
 //   two capacity indexes with a mask and a shift, others with one division.
@@ -79,9 +81,9 @@
 //   the ticket wrap.)  StartTicket lets tests start next to a wrap.
 //
 // Costs (uncontended): push or pop = one load of the config line, one
-// fetch_add on the dispatch line, one acquire load and one CAS on the slot
+// fetch_add on its counter's line, one acquire load and one CAS on the slot
 // line, the value move; no syscall unless a thread sleeps.
-// sizeof(FixedQueue<T, N>) == (N + 2) * cache_line_size for T of up to
+// sizeof(FixedQueue<T, N>) == (N + 3) * cache_line_size for T of up to
 // cache_line_size - 4 bytes.
 #pragma once
 
@@ -223,14 +225,14 @@ class Queue {
       : Queue(capacity, StartTicket{}) {}
   Queue(std::size_t capacity, StartTicket start)
     requires(!fixed_capacity)
-      : config_(capacity, start.value), dispatch_(start.value) {}
+      : config_(capacity, start.value), push_(start.value), pop_(start.value) {}
   // Queue(): the fixed form, Capacity inline slots.
   Queue() noexcept
     requires(fixed_capacity)
       : Queue(StartTicket{}) {}
   explicit Queue(StartTicket start) noexcept
     requires(fixed_capacity)
-      : config_(Capacity, start.value), dispatch_(start.value) {}
+      : config_(Capacity, start.value), push_(start.value), pop_(start.value) {}
 
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
@@ -249,7 +251,7 @@ class Queue {
   // ok, or closed (v left with the caller).
   Status push(T&& v) noexcept {
     if (closed_flag()) return Status::closed;  // void tickets after close stay rare
-    const std::uint64_t t = dispatch_->take_push();
+    const std::uint64_t t = dispatch().take_push();
     return slot_of(t).put(put_turn(t), v);
   }
   Status push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
@@ -260,7 +262,7 @@ class Queue {
   // is empty.  ok, or closed (closed and drained; `out` untouched).
   Status pop(T& out) noexcept {
     if (closed_flag()) return drain_closed(out);
-    const std::uint64_t t = dispatch_->take_pop();
+    const std::uint64_t t = dispatch().take_pop();
     const Status s = slot_of(t).take(take_turn(t), out);
     return s == Status::closed ? drain_closed(out) : s;  // a hole or beyond the last push
   }
@@ -310,7 +312,7 @@ class Queue {
   [[nodiscard]] std::size_t try_push_bulk(std::span<T> values) noexcept {
     if (closed_flag() || values.empty()) return 0;
     std::uint64_t first = 0;
-    const auto n = dispatch_->try_take_promised_push_n(signed_capacity(), values.size(), first);
+    const auto n = dispatch().try_take_promised_push_n(signed_capacity(), values.size(), first);
     return put_run(first, values.first(static_cast<std::size_t>(n)));
   }
   // try_pop_bulk: receives up to out.size() values that are there now (or
@@ -321,7 +323,7 @@ class Queue {
     while (got < out.size()) {
       std::uint64_t first = 0;
       // After close, only a fresh count may end the drain (see drain_closed).
-      const auto n = dispatch_->try_take_promised_pop_n(out.size() - got, first, closed_flag());
+      const auto n = dispatch().try_take_promised_pop_n(out.size() - got, first, closed_flag());
       if (n == 0) break;
       // After a hole (only after close) the loop claims again.
       got += take_run(first, static_cast<std::size_t>(n), out.subspan(got));
@@ -333,7 +335,7 @@ class Queue {
   // are untouched.  `pushed` may be null.
   Status push_bulk(std::span<T> values, std::size_t* pushed = nullptr) noexcept {
     std::size_t done = 0;
-    if (!closed_flag() && !values.empty()) done = put_run(dispatch_->take_push_n(values.size()), values);
+    if (!closed_flag() && !values.empty()) done = put_run(dispatch().take_push_n(values.size()), values);
     if (pushed != nullptr) *pushed = done;
     return done == values.size() ? Status::ok : Status::closed;
   }
@@ -342,7 +344,7 @@ class Queue {
   // closed and drained, out[0, *popped) received.  `popped` may be null.
   Status pop_bulk(std::span<T> out, std::size_t* popped = nullptr) noexcept {
     std::size_t got = 0;
-    if (!closed_flag() && !out.empty()) got = take_run(dispatch_->take_pop_n(out.size()), out.size(), out);
+    if (!closed_flag() && !out.empty()) got = take_run(dispatch().take_pop_n(out.size()), out.size(), out);
     while (got < out.size() && drain_closed(out[got]) == Status::ok) ++got;
     if (popped != nullptr) *popped = got;
     return got == out.size() ? Status::ok : Status::closed;
@@ -362,7 +364,7 @@ class Queue {
 
   // pressure: pushes minus pops that have arrived (see Representation).
   // Exact when no operation is in flight; unspecified after close().
-  std::int64_t pressure() const noexcept { return dispatch_->pressure(); }
+  std::int64_t pressure() const noexcept { return dispatch().pressure(); }
   // size: the number of values in the queue, pressure() clamped to
   // [0, capacity()].  Exact when no operation is in flight.
   std::size_t size() const noexcept {
@@ -389,7 +391,7 @@ class Queue {
     std::uint64_t ticket = 0;
     const Status s = detail::claim_until<Platform>(
         deadline, ticket, [this] { return closed_flag(); },
-        [this](std::uint64_t& t) { return dispatch_->try_take_promised_push(signed_capacity(), t); },
+        [this](std::uint64_t& t) { return dispatch().try_take_promised_push(signed_capacity(), t); },
         [this](std::uint64_t t) -> Slot& { return slot_of(t); });
     if (s != Status::ok) return s;
     return slot_of(ticket).put(put_turn(ticket), v);
@@ -399,7 +401,7 @@ class Queue {
     std::uint64_t ticket = 0;
     const Status s = detail::claim_until<Platform>(
         deadline, ticket, [this] { return closed_flag(); },
-        [this](std::uint64_t& t) { return dispatch_->try_take_promised_pop(t); },
+        [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); },
         [this](std::uint64_t t) -> Slot& { return slot_of(t); });
     if (s == Status::timeout) return s;
     if (s == Status::ok && slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
@@ -413,7 +415,7 @@ class Queue {
   template <class Sink>
   Status drain_closed_with(Sink& sink) noexcept {
     std::uint64_t ticket = 0;
-    while (dispatch_->try_take_promised_pop(ticket, /*fresh=*/true)) {
+    while (dispatch().try_take_promised_pop(ticket, /*fresh=*/true)) {
       if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
     }
     return Status::closed;
@@ -455,7 +457,14 @@ class Queue {
   // For the fixed form the slots follow the config block inline; Config's
   // alignment (that of a padded slot) keeps the layout in whole lines.
   platform::CachePadded<Config> config_;
-  platform::CachePadded<detail::TicketDispatch<Platform>> dispatch_;
+  // dispatch: a view of the two counters, each on a line of its own.  The
+  // const_cast serves pressure(), which only loads through it.
+  detail::TicketDispatch<Platform> dispatch() const noexcept {
+    auto* self = const_cast<Queue*>(this);
+    return detail::TicketDispatch<Platform>(*self->push_, *self->pop_);
+  }
+  platform::CachePadded<detail::TicketCounter<Platform>> push_;
+  platform::CachePadded<detail::TicketCounter<Platform>> pop_;
 };
 
 // FixedQueue<T, N>: a Queue whose N slots are stored inline (no allocation;

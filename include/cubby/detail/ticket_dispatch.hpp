@@ -30,7 +30,23 @@ struct StartTicket {
 
 namespace detail {
 
-// TicketDispatch: the two arrival counters, and the promise test.
+// TicketCounter: one arrival counter (push or pop tickets).  A separate type
+// so that each primitive places its two counters where its access pattern
+// wants them (see Cubby's and Queue's Representation).
+template <class Platform>
+using TicketCounter = typename Platform::template atomic<std::uint64_t>;
+
+// CloseTickets: Cubby's close cut-off (see take_close_tickets).
+template <class Platform>
+struct CloseTickets {
+  typename Platform::template atomic<std::uint64_t> push{0};
+  typename Platform::template atomic<std::uint64_t> pop{0};
+  typename Platform::template atomic<std::uint32_t> closing{0};
+};
+
+// TicketDispatch: the two arrival counters, and the promise test.  A view:
+// it holds references to counters its owner lays out, and is built on each
+// use (inlined away).
 //
 // The try_take_promised_* functions report, when they fail, the ticket they
 // would have taken (the next one, not yet promised) in `ticket`, so that a
@@ -38,7 +54,9 @@ namespace detail {
 template <class Platform>
 class TicketDispatch {
  public:
-  explicit TicketDispatch(std::uint64_t start = 0) noexcept : push_(start), pop_(start) {}
+  TicketDispatch(TicketCounter<Platform>& push, TicketCounter<Platform>& pop,
+                 CloseTickets<Platform>* close = nullptr) noexcept
+      : push_(push), pop_(pop), close_(close) {}
 
   // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
   // unique); all data is ordered by the slot's turn word.
@@ -117,7 +135,7 @@ class TicketDispatch {
   // begin_close: true for the one close() that performs the close.
   // acq_rel: only elects the first closer; later closers wait for the slot's
   // closed bit, which is what orders them.
-  bool begin_close() noexcept { return closing_.exchange(1, std::memory_order_acq_rel) == 0; }
+  bool begin_close() noexcept { return close_->closing.exchange(1, std::memory_order_acq_rel) == 0; }
   // take_close_tickets: close() takes push ticket F and then pop ticket P for
   // itself; taking P is the linearization point of close().  Nobody deposits
   // F and nobody takes P.  relaxed: the RMWs' atomicity fixes which tickets
@@ -130,15 +148,15 @@ class TicketDispatch {
     // relaxed: as above; this RMW is close()'s linearization point.
     const std::uint64_t p = pop_.fetch_add(1, std::memory_order_relaxed);
     // relaxed: published by [S3].
-    close_push_.store(f, std::memory_order_relaxed);
+    close_->push.store(f, std::memory_order_relaxed);
     // relaxed: published by [S3].
-    close_pop_.store(p, std::memory_order_relaxed);
+    close_->pop.store(p, std::memory_order_relaxed);
   }
   // The close tickets; only after the closed bit was seen with an acquire.
   // relaxed: see take_close_tickets.
-  std::uint64_t close_push() const noexcept { return close_push_.load(std::memory_order_relaxed); }
+  std::uint64_t close_push() const noexcept { return close_->push.load(std::memory_order_relaxed); }
   // relaxed: published by [S3], as close_push.
-  std::uint64_t close_pop() const noexcept { return close_pop_.load(std::memory_order_relaxed); }
+  std::uint64_t close_pop() const noexcept { return close_->pop.load(std::memory_order_relaxed); }
 
   // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
   // loads, so exact only when no operation runs concurrently.
@@ -151,11 +169,9 @@ class TicketDispatch {
   }
 
  private:
-  typename Platform::template atomic<std::uint64_t> push_;
-  typename Platform::template atomic<std::uint64_t> pop_;
-  typename Platform::template atomic<std::uint64_t> close_push_{0};
-  typename Platform::template atomic<std::uint64_t> close_pop_{0};
-  typename Platform::template atomic<std::uint32_t> closing_{0};
+  TicketCounter<Platform>& push_;
+  TicketCounter<Platform>& pop_;
+  CloseTickets<Platform>* close_;  // Cubby's; null for Queue
 };
 
 // claim_until: the wait of a timed operation for a promised ticket.
