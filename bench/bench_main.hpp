@@ -27,6 +27,13 @@
 
 namespace cubby_bench {
 
+// median: the median of v (reorders v); 0 if empty.
+inline double median(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
 // BudgetPlatform: the native platform with another spin budget before a
 // blocking wait sleeps (Pauses pause instructions, then Yields yields), to
 // measure the budget's effect through the platform seam.

@@ -209,11 +209,7 @@ void BM_RoundTrip(benchmark::State& state) {
 // stops between slices included).
 constexpr int kSlice = 256;
 
-double median(std::vector<double>& v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
+using cubby_bench::median;
 
 template <class X, class Y>
 void BM_Paired(benchmark::State& state) {

@@ -29,8 +29,10 @@
 //   xenium_vyukov       xenium::vyukov_bounded_queue, try_push / try_pop retried
 // Peers that were not found at configure time are left out (bench/CMakeLists.txt).
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -185,51 +187,104 @@ std::uint64_t process_cpu_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// Transfer: one run of P producers and C consumers through q: wall and
+// process CPU time, and whether every value arrived exactly once (by sum).
+struct Transfer {
+  double real_ns = 0;
+  double cpu_ns = 0;
+  bool ok = false;
+};
+
 template <class Q>
-void BM_Queue(benchmark::State& state, int producers, int consumers) {
-  auto q = std::make_unique<Q>();
+Transfer transfer(Q& q, int producers, int consumers) {
   const std::uint64_t per_producer = kMessages / static_cast<std::uint64_t>(producers);
   const std::uint64_t total = per_producer * static_cast<std::uint64_t>(producers);
   const std::uint64_t expected_sum = total * (total + 1) / 2;
-  std::uint64_t cpu_ns = 0;
+  const std::uint64_t cpu_before = process_cpu_ns();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> sum{0};
+  std::vector<std::thread> popping;
+  for (int c = 0; c < consumers; ++c) {
+    popping.emplace_back([&] {
+      std::uint64_t mine = 0;
+      for (std::uint64_t v = q.pop(); v != kSentinel; v = q.pop()) mine += v;
+      sum.fetch_add(mine, std::memory_order_relaxed);
+    });
+  }
+  std::vector<std::thread> pushing;
+  for (int p = 0; p < producers; ++p) {
+    pushing.emplace_back([&, p] {
+      const std::uint64_t first = static_cast<std::uint64_t>(p) * per_producer + 1;
+      for (std::uint64_t v = first; v < first + per_producer; ++v) q.push(v);
+    });
+  }
+  for (auto& t : pushing) t.join();
+  for (int c = 0; c < consumers; ++c) q.push(kSentinel);
+  for (auto& t : popping) t.join();
+  if constexpr (requires(Q& queue, std::uint64_t& v) { queue.try_pop(v); }) {
+    for (std::uint64_t v = 0; q.try_pop(v);) sum.fetch_add(v == kSentinel ? 0 : v, std::memory_order_relaxed);
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  Transfer r;
+  r.real_ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) /
+              static_cast<double>(total);
+  r.cpu_ns = static_cast<double>(process_cpu_ns() - cpu_before) / static_cast<double>(total);
+  r.ok = sum.load() == expected_sum;
+  return r;
+}
+
+template <class Q>
+void BM_Queue(benchmark::State& state, int producers, int consumers) {
+  auto q = std::make_unique<Q>();
+  const std::uint64_t total = kMessages / static_cast<std::uint64_t>(producers) * static_cast<std::uint64_t>(producers);
+  double cpu_ns = 0;
   const std::uint64_t futex_before = cubby::platform::futex_syscall_count();
   for (auto _ : state) {
-    const std::uint64_t cpu_before = process_cpu_ns();
-    std::atomic<std::uint64_t> sum{0};
-    std::vector<std::thread> popping;
-    for (int c = 0; c < consumers; ++c) {
-      popping.emplace_back([&] {
-        std::uint64_t mine = 0;
-        for (std::uint64_t v = q->pop(); v != kSentinel; v = q->pop()) mine += v;
-        sum.fetch_add(mine, std::memory_order_relaxed);
-      });
-    }
-    std::vector<std::thread> pushing;
-    for (int p = 0; p < producers; ++p) {
-      pushing.emplace_back([&, p] {
-        const std::uint64_t first = static_cast<std::uint64_t>(p) * per_producer + 1;
-        for (std::uint64_t v = first; v < first + per_producer; ++v) q->push(v);
-      });
-    }
-    for (auto& t : pushing) t.join();
-    for (int c = 0; c < consumers; ++c) q->push(kSentinel);
-    for (auto& t : popping) t.join();
-    if constexpr (requires(Q& queue, std::uint64_t& v) { queue.try_pop(v); }) {
-      for (std::uint64_t v = 0; q->try_pop(v);) sum.fetch_add(v == kSentinel ? 0 : v, std::memory_order_relaxed);
-    }
-    cpu_ns += process_cpu_ns() - cpu_before;
-    if (sum.load() != expected_sum) {
+    const Transfer r = transfer(*q, producers, consumers);
+    cpu_ns += r.cpu_ns;
+    if (!r.ok) {
       state.SkipWithError("consumers received the wrong values");
       break;
     }
   }
   const std::uint64_t futex_calls = cubby::platform::futex_syscall_count() - futex_before;
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * total));
-  state.counters["cpu_ns/msg"] = benchmark::Counter(static_cast<double>(cpu_ns) / static_cast<double>(total),
-                                                    benchmark::Counter::kAvgIterations);
+  state.counters["cpu_ns/msg"] = benchmark::Counter(cpu_ns, benchmark::Counter::kAvgIterations);
   // cubby's futex syscalls (waits + wakes) per message; 0 for the peers.
   state.counters["futex/msg"] = benchmark::Counter(static_cast<double>(futex_calls) / static_cast<double>(total),
                                                    benchmark::Counter::kAvgIterations);
+}
+
+// BM_QueuePaired: X and Y in alternating transfers (a few ms each), so that
+// both see the same machine; on a VM the host's moves of the virtual CPUs
+// change a transfer's time by several times from one second to the next,
+// which makes separately timed benchmarks incomparable.  Counters are medians
+// over pairs: x_ns and y_ns (wall time per message), x/y (the median of the
+// per-pair ratios of wall time) and cpu x/y (of process CPU time).
+template <class X, class Y>
+void BM_QueuePaired(benchmark::State& state, int producers, int consumers) {
+  auto x = std::make_unique<X>();
+  auto y = std::make_unique<Y>();
+  std::vector<double> x_ns;
+  std::vector<double> y_ns;
+  std::vector<double> ratio;
+  std::vector<double> cpu_ratio;
+  for (auto _ : state) {
+    const Transfer a = transfer(*x, producers, consumers);
+    const Transfer b = transfer(*y, producers, consumers);
+    if (!a.ok || !b.ok) {
+      state.SkipWithError("consumers received the wrong values");
+      break;
+    }
+    x_ns.push_back(a.real_ns);
+    y_ns.push_back(b.real_ns);
+    ratio.push_back(a.real_ns / b.real_ns);
+    cpu_ratio.push_back(a.cpu_ns / b.cpu_ns);
+  }
+  state.counters["x_ns"] = cubby_bench::median(x_ns);
+  state.counters["y_ns"] = cubby_bench::median(y_ns);
+  state.counters["x/y"] = cubby_bench::median(ratio);
+  state.counters["cpu x/y"] = cubby_bench::median(cpu_ratio);
 }
 
 template <class Q>
@@ -237,6 +292,40 @@ void add(const char* impl) {
   for (const int n : {1, 2, 4}) {
     const std::string name = "queue/" + std::to_string(n) + "x" + std::to_string(n) + "/" + impl;
     benchmark::RegisterBenchmark(name.c_str(), BM_Queue<Q>, n, n)->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+}
+
+// Paired ratios: one per paired benchmark registered (labels and names must
+// outlive run(), hence the deque).
+std::deque<std::string> g_strings;
+std::vector<cubby_bench::Ratio> g_paired_ratios;
+
+const char* keep(std::string s) { return g_strings.emplace_back(std::move(s)).c_str(); }
+
+// add_paired: paired/<n>x<n>/cubby_vs_<peer>, judged by `metric` ("x/y": wall
+// time per message, "cpu x/y": CPU time) against `target`.
+template <class Peer>
+void add_paired(int n, const char* peer, const char* metric, double target) {
+  const std::string shape = std::to_string(n) + "x" + std::to_string(n);
+  const char* name = keep("paired/" + shape + "/cubby_vs_" + peer);
+  benchmark::RegisterBenchmark(name, BM_QueuePaired<CubbyQueue<>, Peer>, n, n)->Unit(benchmark::kMillisecond);
+  const std::string what = std::string(metric) == "x/y" ? "time" : "cpu";
+  g_paired_ratios.push_back({keep("paired queue " + shape + " cubby / " + peer + " (" + what + " per message)"), name, "",
+                             metric, target});
+}
+
+// add_peer: the peer's own benchmarks, and cubby paired with it: time at 1x1
+// and 2x2 (target: at least the peer's throughput), and at 4x4 CPU time
+// (target: half that of a peer that spins) or time (a peer that sleeps).
+template <class Peer>
+void add_peer(const char* peer, bool spins) {
+  add<Peer>(peer);
+  add_paired<Peer>(1, peer, "x/y", 1.0);
+  add_paired<Peer>(2, peer, "x/y", 1.0);
+  if (spins) {
+    add_paired<Peer>(4, peer, "cpu x/y", 0.5);
+  } else {
+    add_paired<Peer>(4, peer, "x/y", 1.0);
   }
 }
 
@@ -249,20 +338,20 @@ int main(int argc, char** argv) {
   add<CubbyQueue<cubby_bench::BudgetPlatform<16, 0>>>("cubby_spin16_0");
 #endif
 #if defined(CUBBY_BENCH_HAVE_MOODYCAMEL)
-  add<Moodycamel>("moodycamel");
-  add<MoodycamelBlocking>("moodycamel_blocking");
+  add_peer<Moodycamel>("moodycamel", true);
+  add_peer<MoodycamelBlocking>("moodycamel_blocking", false);
 #endif
 #if defined(CUBBY_BENCH_HAVE_BOOST_LOCKFREE)
-  add<BoostLockfree>("boost_lockfree");
+  add_peer<BoostLockfree>("boost_lockfree", true);
 #endif
 #if defined(CUBBY_BENCH_HAVE_TBB)
-  add<TbbBounded>("tbb_bounded");
+  add<TbbBounded>("tbb_bounded");  // 10-50x slower than the rest here: unpaired only
 #endif
 #if defined(CUBBY_BENCH_HAVE_ATOMIC_QUEUE)
-  add<AtomicQueue>("atomic_queue");
+  add_peer<AtomicQueue>("atomic_queue", true);
 #endif
 #if defined(CUBBY_BENCH_HAVE_XENIUM)
-  add<XeniumVyukov>("xenium_vyukov");
+  add_peer<XeniumVyukov>("xenium_vyukov", true);
 #endif
   const char* peers =
       "queue/PC/moodycamel|queue/PC/moodycamel_blocking|queue/PC/boost_lockfree|queue/PC/tbb_bounded|"
@@ -278,15 +367,13 @@ int main(int argc, char** argv) {
     for (auto at = s.find("PC"); at != std::string::npos; at = s.find("PC")) s.replace(at, 2, "2x2");
     return s;
   }();
-  return cubby_bench::run(argc, argv,
-                          {
-                              {"queue 1x1 cubby / best peer (time per transfer)", "queue/1x1/cubby", peers_1x1.c_str(),
-                               "real_time", 1.0},
-                              {"queue 2x2 cubby / best peer (time per transfer)", "queue/2x2/cubby", peers_2x2.c_str(),
-                               "real_time", 1.0},
-                              {"queue 4x4 cubby / best spinning peer (cpu per message)", "queue/4x4/cubby", spinning,
-                               "cpu_ns/msg", 0.5},
-                              {"queue 4x4 cubby / moodycamel_blocking (time per transfer)", "queue/4x4/cubby",
-                               "queue/4x4/moodycamel_blocking", "real_time", 1.0},
-                          });
+  std::vector<cubby_bench::Ratio> ratios = {
+      {"queue 1x1 cubby / best peer (time per transfer)", "queue/1x1/cubby", peers_1x1.c_str(), "real_time", 1.0},
+      {"queue 2x2 cubby / best peer (time per transfer)", "queue/2x2/cubby", peers_2x2.c_str(), "real_time", 1.0},
+      {"queue 4x4 cubby / best spinning peer (cpu per message)", "queue/4x4/cubby", spinning, "cpu_ns/msg", 0.5},
+      {"queue 4x4 cubby / moodycamel_blocking (time per transfer)", "queue/4x4/cubby", "queue/4x4/moodycamel_blocking",
+       "real_time", 1.0},
+  };
+  ratios.insert(ratios.end(), g_paired_ratios.begin(), g_paired_ratios.end());
+  return cubby_bench::run(argc, argv, std::move(ratios));
 }
