@@ -9,6 +9,7 @@
 
 #include "cubby/cubby.hpp"
 #include "cubby_mc/platform.hpp"
+#include "cubby_push_pop.hpp"
 
 namespace mc = cubby::mc;
 using cubby::Status;
@@ -29,26 +30,8 @@ void await(Pred pred) {
 
 // [S1][S2] push/pop handoff: values arrive once each, in order; the value's
 // cell is ordered by the turn word.  Weakening S1 or S2 makes this a race.
-MC_TEST(cubby_push_pop, mc::Options{}.bound(3)) {
-  struct S {
-    C c;
-    int a = -1, b = -1;
-  };
-  auto* s = mc::make<S>();
-  t.thread([s] {
-    MC_ASSERT(s->c.push(1) == Status::ok);
-    MC_ASSERT(s->c.push(2) == Status::ok);
-  });
-  t.thread([s] {
-    MC_ASSERT(s->c.pop(s->a) == Status::ok);
-    MC_ASSERT(s->c.pop(s->b) == Status::ok);
-  });
-  t.after([s] {
-    MC_ASSERT(s->a == 1 && s->b == 2);
-    MC_ASSERT(s->c.pressure() == 0);
-    mc::destroy(s);
-  });
-}
+// The body is shared with bench/model_check_bench.cpp (cubby_push_pop.hpp).
+MC_TEST(cubby_push_pop, cubby_model::push_pop_options()) { cubby_model::push_pop(t); }
 
 // Two pushers and a popper: each value exactly once, one left in the slot.
 MC_TEST(cubby_two_pushers_one_popper) {

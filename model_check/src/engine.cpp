@@ -26,6 +26,18 @@
 //    sync clock of the store it read.  Fences: release fences stamp later
 //    relaxed stores, acquire fences collect what earlier relaxed loads read.
 //    seq_cst: S is the execution order of seq_cst operations and fences.
+//  - Load speculation (Options::speculate_loads; CDSChecker's promises,
+//    simplified).  A non-seq_cst load may also read a value that a store not
+//    yet executed will write: the values come from the stores seen at that
+//    location (by creation index) in earlier rounds of the search, so nothing
+//    comes out of thin air.  The load leaves a promise; a later store of that
+//    value that does not happen after the load, lands in mo after the load's
+//    coherence lower bound and gives an acquire load no synchronisation it
+//    missed may fulfil it (a choice).  Until then whatever could observe the
+//    difference discards the execution (it is not a failure): the
+//    speculating thread or one happening after the load accessing the
+//    location, a seq_cst access to it, a seq_cst fence, any failure, the end
+//    of the threads.  See README.md, "Load speculation".
 //  - Happens-before is tracked with vector clocks (epoch per thread); cells
 //    check the FastTrack condition (last write, reads since) on every access.
 #include <ucontext.h>
@@ -94,6 +106,7 @@ namespace {
 using SL = ::cubby::mc::source_location;
 constexpr unsigned kMaxThreads = 8;  // thread 0 (main) + 7 model threads
 constexpr unsigned kMaxHistory = 8;
+constexpr unsigned kMaxFutureValues = 4;  // values per location a load may speculate
 constexpr std::uint32_t kNone = UINT32_MAX;
 using VC = std::array<std::uint32_t, kMaxThreads>;
 
@@ -185,7 +198,22 @@ struct ModelThread {
   unsigned spurious_wakeups_used = 0, spurious_cas_used = 0;
 };
 
-enum class Kind : std::uint8_t { thread, read, slot, cas, wake };
+enum class Kind : std::uint8_t { thread, read, slot, cas, wake, fulfil };
+
+// Promise: a load that read a value no executed store had written yet.
+struct Promise {
+  std::uint32_t loc;
+  std::uint64_t value;
+  std::uint64_t min_uid;  // the load's coherence lower bound: the fulfilling store goes after it in mo
+  VC clock;               // the loading thread's clock at the load
+  std::uint32_t epoch;    // the load's epoch in its thread: clock[tid] >= epoch is "happens after the load"
+  std::uint32_t step;
+  std::uint8_t tid;
+  bool acquire;           // the load, or a later fence of its thread, acquires
+};
+
+// FutureValues: per location (creation index), the values a load may speculate.
+using FutureValues = std::vector<std::vector<std::uint64_t>>;
 
 struct Choice {
   std::uint16_t chosen;
@@ -237,6 +265,8 @@ class Engine {
   std::uint32_t steps = 0;
   unsigned preemptions = 0;
   unsigned stale_used = 0;
+  std::vector<Promise> promises;  // outstanding speculated loads
+  bool discarded = false;         // the execution was dropped (an unjustified speculation)
   std::uint32_t generation = 0;
   std::uint32_t ncells = 0;
   std::vector<Live> live;
@@ -249,6 +279,11 @@ class Engine {
   bool in_threads = false;  // the model threads run (invariants are checked)
   std::vector<Event> trace;
   Ctx sched;
+
+  // ---- load speculation, per search ----
+  FutureValues seen_values;    // stored per location so far in this search
+  FutureValues future_values;  // what loads speculate: seen_values frozen at the start of a dfs
+                               // round (a choice's alternatives must not change on replay)
 
   // ---- choice path ----
   std::vector<Choice> path;
@@ -307,6 +342,16 @@ class Engine {
   // good.  Kept apart (FAIL below) so that every temporary of the message is
   // destroyed before the fiber's frames are abandoned (no leak under LSan).
   void record(Failure kind, const std::string& msg) {
+    // A failure while a promise is outstanding may stem from a speculated
+    // value no store will justify: reporting it could be a false positive, so
+    // the execution is discarded.  Nondeterminism is the test's, not the
+    // execution's: always reported.
+    if (!promises.empty() && kind != Failure::nondeterminism) {
+      discarded = true;
+      peeking = false;
+      if (tracing) trace.push_back({steps, static_cast<std::uint8_t>(cur), "*** discarded: " + msg, SL{}});
+      return;
+    }
     if (failure == Failure::none) {
       failure = kind;
       message = msg;
@@ -317,6 +362,10 @@ class Engine {
   [[noreturn]] void abandon() {
     switch_ctx(threads[cur].ctx, sched, true);
     std::abort();  // never resumed
+  }
+  [[noreturn]] void discard() {
+    discarded = true;
+    abandon();
   }
 
   unsigned choose(unsigned n, Kind kind, const unsigned* cand = nullptr) {
@@ -476,7 +525,8 @@ class Engine {
     return hex(v);
   }
   std::string obj(std::uint32_t id) const {
-    std::string s = "a" + std::to_string(id);
+    std::string s = "a";  // not "a" + to_string(): gcc 12 -O3 warns falsely (-Wrestrict, GCC bug 105329)
+    s += std::to_string(id);
     if (id < nlocs && locs[id].name != nullptr) s += "(" + std::string(locs[id].name) + ")";
     return s;
   }
@@ -581,9 +631,97 @@ class Engine {
            ", read the one from step " + std::to_string(L.stores[i].step) + (L.stores[i].init ? " (init)" : "") + "]";
   }
 
+  // ------------------------------------------------- load speculation ----
+
+  // touch: thread cur is about to access location id.  While a promise on id
+  // is outstanding, neither the speculating thread nor any thread that
+  // happens after the load may access id (what it reads or where its store
+  // goes in mo depends on the fulfilling store, not placed yet), nor may a
+  // seq_cst access to id run (S is the execution order, and [atomics.order]
+  // p4 would have to order it against the fulfilling store): discard.
+  void touch(std::uint32_t id, bool sc) {
+    for (const Promise& p : promises)
+      if (p.loc == id && (sc || threads[cur].clock[p.tid] >= p.epoch)) discard();
+  }
+
+  // note_value: a store wrote v to location id; later rounds may speculate it.
+  void note_value(std::uint32_t id, std::uint64_t v) {
+    if (!opt.speculate_loads) return;
+    if (id >= seen_values.size()) seen_values.resize(id + 1);
+    std::vector<std::uint64_t>& seen = seen_values[id];
+    if (seen.size() < kMaxFutureValues && std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  }
+
+  // future: the values a load of id with order mo may speculate (none: nullptr).
+  // Only while another model thread can still run a store that does not
+  // happen after the load (the main thread's after hooks happen after all).
+  const std::vector<std::uint64_t>* future(std::uint32_t id, std::memory_order mo) const {
+    if (!opt.speculate_loads || mo == std::memory_order_seq_cst || !in_threads || !weak_ok() ||
+        id >= future_values.size() || future_values[id].empty())
+      return nullptr;
+    for (unsigned t = 1; t < nthreads; ++t)
+      if (t != cur && (threads[t].state == TState::runnable || threads[t].state == TState::blocked))
+        return &future_values[id];
+    return nullptr;
+  }
+
+  // speculate: thread cur's load of id returns v, which a later store must write.
+  std::uint64_t speculate(std::uint32_t id, std::uint64_t v, unsigned lb, std::memory_order mo, const SL& where) {
+    const ModelThread& T = threads[cur];
+    const Location& L = locs[id];
+    ++stale_used;
+    promises.push_back({id, v, L.stores[lb].uid, T.clock, T.clock[cur], steps, static_cast<std::uint8_t>(cur),
+                        is_acquire(mo)});
+    ++seq;
+    if (tracing) {
+      event(cur, pad("load", 13) + pad(obj(id), 14) + pad("-> " + val(L, v), 16) + pad(order_str(mo), 9) +
+                     "  [SPECULATED: a later store must write " + val(L, v) + "]",
+            where);
+    }
+    tick();
+    return v;
+  }
+
+  static unsigned index_of(const Location& L, std::uint64_t store_uid) {
+    for (unsigned i = 0; i < L.count; ++i)
+      if (L.stores[i].uid == store_uid) return i;
+    return kNone;
+  }
+
+  // fulfil: thread cur's store of uid w_uid to location id was just placed
+  // in mo; it may fulfil each outstanding promise it can justify (a choice
+  // per promise: the load may as well read a later store of the same value).
+  // It does not happen after the load: touch() discarded such threads.
+  void fulfil(std::uint32_t id, std::uint64_t w_uid, const SL& where) {
+    Location& L = locs[id];
+    const unsigned w = index_of(L, w_uid);
+    for (std::size_t k = 0; k < promises.size();) {
+      const Promise& p = promises[k];
+      const unsigned floor = index_of(L, p.min_uid);  // kNone: dropped from history, older than all
+      bool ok = p.loc == id && p.value == L.stores[w].value && (floor == kNone || floor < w);
+      // An acquire load would synchronise with w; after the fact only if
+      // that adds nothing the loading thread has not already seen.
+      for (unsigned u = 0; ok && p.acquire && u < kMaxThreads; ++u) ok = L.stores[w].sync[u] <= p.clock[u];
+      if (!ok || choose(2, Kind::fulfil) != 0) {
+        ++k;
+        continue;
+      }
+      Store& s = L.stores[w];
+      s.readers[p.tid] = p.epoch;  // CoRR, CoWR for the load's thread and whatever happens after it
+      if (!p.acquire) join(threads[p.tid].acq_pending, s.sync);  // for its later acquire fences
+      if (tracing) {
+        event(cur, pad("", 13) + pad(obj(id), 14) + "  fulfils the promise of T" + std::to_string(p.tid) +
+                       "'s load at step " + std::to_string(p.step),
+              where);
+      }
+      promises.erase(promises.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
+
   std::uint64_t load(std::uint32_t id, std::memory_order mo, const SL& where) {
     if (inert || peeking) return locs[id].stores[locs[id].count - 1].value;
     step();
+    touch(id, mo == std::memory_order_seq_cst);
     Location& L = locs[id];
     const ModelThread& T = threads[cur];
     const unsigned lb = weak_ok() ? lower_bound(L, T, mo == std::memory_order_seq_cst) : L.count - 1;
@@ -593,7 +731,11 @@ class Engine {
       if (i + 1 != L.count && L.last_read_uid[cur] == L.stores[i].uid && L.rereads[cur] >= opt.stale_rereads) continue;
       cand[n++] = i;
     }
-    const unsigned i = cand[choose(n, Kind::read)];
+    const std::vector<std::uint64_t>* fv = future(id, mo);
+    const unsigned nf = fv != nullptr ? static_cast<unsigned>(fv->size()) : 0;
+    const unsigned k = choose(n + nf, Kind::read);
+    if (k >= n) return speculate(id, (*fv)[k - n], lb, mo, where);
+    const unsigned i = cand[k];
     if (i + 1 != L.count) ++stale_used;
     observe(L, i, mo);
     const std::uint64_t v = L.stores[i].value;
@@ -636,6 +778,7 @@ class Engine {
       return;
     }
     step();
+    touch(id, mo == std::memory_order_seq_cst);
     Location& L = locs[id];
     const Store w = make_store(v, mo, false);
     unsigned p = L.count;
@@ -653,11 +796,13 @@ class Engine {
     insert(L, p, w);
     saw(L, w, false);
     progress();
+    note_value(id, v);
     if (tracing) {
       event(cur, pad("store", 13) + pad(obj(id), 14) + pad("<- " + val(L, v), 16) + pad(order_str(mo), 9) +
                      (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
             where);
     }
+    if (!promises.empty()) fulfil(id, w.uid, where);
     tick();
   }
 
@@ -685,8 +830,10 @@ class Engine {
     return "rmw";
   }
 
-  // rmw_commit: thread cur reads the newest store and appends `v`.
-  void rmw_commit(Location& L, std::uint64_t v, std::memory_order mo) {
+  // rmw_commit: thread cur reads the newest store of id and appends `v`;
+  // returns the new store's uid.
+  std::uint64_t rmw_commit(std::uint32_t id, std::uint64_t v, std::memory_order mo) {
+    Location& L = locs[id];
     const unsigned last = L.count - 1;
     observe(L, last, mo);
     Store w = make_store(v, mo, true);
@@ -694,6 +841,8 @@ class Engine {
     insert(L, L.count, w);
     saw(L, w, false);
     progress();
+    note_value(id, v);
+    return w.uid;
   }
 
   std::uint64_t rmw(std::uint32_t id, Rmw op, std::uint64_t x, std::memory_order mo, const SL& where) {
@@ -704,13 +853,15 @@ class Engine {
       return old;
     }
     step();
+    touch(id, mo == std::memory_order_seq_cst);
     Location& L = locs[id];
     const std::uint64_t old = L.stores[L.count - 1].value;
     const std::uint64_t v = apply(op, old, x, L.size);
-    rmw_commit(L, v, mo);
+    const std::uint64_t w_uid = rmw_commit(id, v, mo);
     if (tracing) {
       event(cur, pad(rmw_name(op), 13) + pad(obj(id), 14) + pad(val(L, old) + " -> " + val(L, v), 16) + order_str(mo), where);
     }
+    if (!promises.empty()) fulfil(id, w_uid, where);
     tick();
     return old;
   }
@@ -728,6 +879,7 @@ class Engine {
       return false;
     }
     step();
+    touch(id, succ == std::memory_order_seq_cst || fail_mo == std::memory_order_seq_cst);
     Location& L = locs[id];
     ModelThread& T = threads[cur];
     const unsigned last = L.count - 1;
@@ -751,12 +903,13 @@ class Engine {
     const int o = out[choose(n, Kind::cas)];
     const std::uint64_t e = expected;
     if (o == -1) {
-      rmw_commit(L, desired, succ);
+      const std::uint64_t w_uid = rmw_commit(id, desired, succ);
       if (tracing) {
         event(cur, pad(weak ? "cas_weak" : "cas", 13) + pad(obj(id), 14) + pad(val(L, e) + " -> " + val(L, desired), 16) +
                        pad(order_str(succ), 9) + "  ok",
               where);
       }
+      if (!promises.empty()) fulfil(id, w_uid, where);
       tick();
       return true;
     }
@@ -779,8 +932,17 @@ class Engine {
   void fence(std::memory_order mo, const SL& where) {
     if (inert || peeking) return;
     step();
+    // S is the execution order: a seq_cst fence before the fulfilling store
+    // could be ordered against it wrongly ([atomics.order] p4.2, p4.4).
+    if (mo == std::memory_order_seq_cst && !promises.empty()) discard();
     ModelThread& T = threads[cur];
-    if (is_acquire(mo)) join(T.clock, T.acq_pending);
+    if (is_acquire(mo)) {
+      join(T.clock, T.acq_pending);
+      // The fence would collect what the speculated load synchronises with;
+      // from now on the fulfilling store may bring nothing new.
+      for (Promise& p : promises)
+        if (p.tid == cur) p.acquire = true;
+    }
     if (is_release(mo)) T.rel_fence = T.clock;
     if (mo == std::memory_order_seq_cst) {
       join(sc_join, T.clock);
@@ -807,6 +969,7 @@ class Engine {
                                    const SL& where) {
     if (inert || peeking) return platform::FutexResult::value_changed;
     step();
+    touch(id, false);
     Location& L = locs[id];
     const std::uint64_t now = L.stores[L.count - 1].value;
     if (now != expected) {
@@ -866,7 +1029,8 @@ class Engine {
   }
 
   std::string cell_name(const CellMeta& m) const {
-    std::string s = "c" + std::to_string(m.id);
+    std::string s = "c";  // see obj()
+    s += std::to_string(m.id);
     if (m.name != nullptr) s += "(" + std::string(m.name) + ")";
     return s;
   }
@@ -923,6 +1087,7 @@ class Engine {
       pick(false);
       in_threads = false;
     }
+    if (!promises.empty()) discard();  // nothing after the threads can fulfil a promise
     for (unsigned t = 1; t < nthreads; ++t) join(M.clock, threads[t].clock);
     for (auto& f : exec.after_) f();
     if (!live.empty()) {
@@ -983,6 +1148,8 @@ class Engine {
     steps = 0;
     preemptions = 0;
     stale_used = 0;
+    promises.clear();
+    discarded = false;
     ++generation;
     ncells = 0;
     failure = Failure::none;
@@ -1122,6 +1289,46 @@ void prepare(Engine& e, const Options& o, const std::function<void(Exec&)>& setu
   e.opt.history = std::clamp(o.history, 1u, kMaxHistory);
   e.setup = &setup;
   e.tracing = false;
+  e.seen_values.clear();
+  e.future_values.clear();
+}
+
+// ---- the future values in a replay token: ":f<loc>=<v>,<v>/<loc>=<v>" ----
+// A speculating load's alternatives include them, so a replay needs them.
+std::string encode_future(const FutureValues& fv) {
+  std::string s;
+  for (std::size_t id = 0; id < fv.size(); ++id) {
+    if (fv[id].empty()) continue;
+    if (!s.empty()) s += '/';
+    s += std::to_string(id);
+    s += '=';
+    for (std::size_t i = 0; i < fv[id].size(); ++i) {
+      if (i != 0) s += ',';
+      s += std::to_string(fv[id][i]);
+    }
+  }
+  return s;
+}
+
+bool decode_future(std::string_view s, FutureValues& out) {
+  out.clear();
+  while (!s.empty()) {
+    const auto slash = s.find('/');
+    const std::string_view item = s.substr(0, slash);
+    s = slash == std::string_view::npos ? std::string_view{} : s.substr(slash + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0) return false;
+    const unsigned long id = std::strtoul(std::string(item.substr(0, eq)).c_str(), nullptr, 10);
+    if (id >= 1u << 20) return false;
+    if (id >= out.size()) out.resize(id + 1);
+    std::string_view vals = item.substr(eq + 1);
+    while (!vals.empty()) {
+      const auto comma = vals.find(',');
+      out[id].push_back(std::strtoull(std::string(vals.substr(0, comma)).c_str(), nullptr, 10));
+      vals = comma == std::string_view::npos ? std::string_view{} : vals.substr(comma + 1);
+    }
+  }
+  return true;
 }
 
 // traced_replay: re-runs the execution `path` with tracing, fills the report.
@@ -1237,6 +1444,8 @@ Result check(const std::string& name, const Options& options, const std::functio
                                       ? "b" + std::to_string(e.bound) + "." + std::to_string(e.stale_bound)
                                       : "bu";
     r.replay_token = name + ":" + bound_tag + ":" + encode_path(e.path, e.pos);
+    const std::string future = encode_future(e.future_values);
+    if (!future.empty()) r.replay_token += ":f" + future;
     r.message += std::string("  [") + how + "]";
     e.path.resize(e.pos);
     traced_replay(e, name, r);
@@ -1249,10 +1458,15 @@ Result check(const std::string& name, const Options& options, const std::functio
       e.stale_bound = std::min(b, options.stale_bound);
       r.bound_reached = b;
       e.path.clear();
+      e.future_values = e.seen_values;
       for (;;) {
         e.mode = Engine::Mode::dfs;
         const Failure f = e.run_one();
         ++r.executions;
+        if (e.discarded) {
+          ++r.discarded;
+          e.path.resize(e.pos);
+        }
         if (f != Failure::none) {
           on_failure(f, ("dfs round " + std::to_string(b) + ": " + std::to_string(e.preemptions) +
                          " preemption(s) and " + std::to_string(e.stale_used) + " stale choice(s) in this execution")
@@ -1277,8 +1491,10 @@ Result check(const std::string& name, const Options& options, const std::functio
     for (std::uint64_t i = 0; i < options.iterations; ++i) {
       e.mode = options.search == Search::pct ? Engine::Mode::pct : Engine::Mode::random;
       e.path.clear();
+      e.future_values = e.seen_values;  // no replay within a random search: the set may grow
       const Failure f = e.run_one();
       ++r.executions;
+      if (e.discarded) ++r.discarded;
       if (f != Failure::none) {
         on_failure(f, (std::string(options.search == Search::pct ? "pct" : "random") + ", seed " +
                        std::to_string(options.seed) + ", execution " + std::to_string(i))
@@ -1309,7 +1525,11 @@ Result replay(const std::string& token, const Options& options, const std::funct
   const auto dot = b.find('.');
   e.bound = b == "u" ? kNone : static_cast<unsigned>(std::stoul(b.substr(0, dot)));
   e.stale_bound = b == "u" || dot == std::string::npos ? kNone : static_cast<unsigned>(std::stoul(b.substr(dot + 1)));
-  if (!decode_path(std::string_view(token).substr(c2 + 1), e.path)) {
+  const auto c3 = token.find(':', c2 + 1);
+  const std::string_view path = std::string_view(token).substr(c2 + 1, c3 == std::string::npos ? std::string::npos : c3 - c2 - 1);
+  const bool future_ok = c3 == std::string::npos ||
+                         (token.compare(c3, 2, ":f") == 0 && decode_future(std::string_view(token).substr(c3 + 2), e.future_values));
+  if (!decode_path(path, e.path) || !future_ok) {
     r.failure = Failure::nondeterminism;
     r.message = "malformed replay token";
     return r;
@@ -1348,7 +1568,7 @@ int run_main(int argc, char** argv) {
   bool list = false, expect_set = false, expect_any = false;
   Failure expect = Failure::none;
   Options over;
-  bool set_search = false, set_seed = false, set_iter = false, set_bound = false;
+  bool set_search = false, set_seed = false, set_iter = false, set_bound = false, speculate = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -1377,6 +1597,8 @@ int run_main(int argc, char** argv) {
     } else if (a == "--bound") {
       over.preemption_bound = static_cast<unsigned>(std::stoul(next()));
       set_bound = true;
+    } else if (a == "--speculate") {
+      speculate = true;
     } else if (a == "--expect") {
       expect = parse_failure(next(), expect_any);
       expect_set = true;
@@ -1395,6 +1617,7 @@ int run_main(int argc, char** argv) {
     if (set_seed) o.seed = over.seed;
     if (set_iter) o.iterations = over.iterations;
     if (set_bound) o.preemption_bound = over.preemption_bound;
+    if (speculate) o.speculate_loads = true;
     if (expect_set) o.expect = expect;
     return o;
   };
@@ -1416,8 +1639,11 @@ int run_main(int argc, char** argv) {
     const Options o = options_for(t);
     const Result r = check(t.name, o, [&](Exec& x) { t.body(x); });
     const bool ok = expect_any ? r.failure != Failure::none : r.failure == o.expect;
-    std::printf("[mc] %-40s %s  %" PRIu64 " executions in %.2f s (%.0f/s), %s\n", t.name.c_str(), ok ? "PASS" : "FAIL",
-                r.executions, r.seconds, r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0.0,
+    const std::string discarded =
+        o.speculate_loads ? " (" + std::to_string(r.discarded) + " discarded: unjustified speculation)" : "";
+    std::printf("[mc] %-40s %s  %" PRIu64 " executions%s in %.2f s (%.0f/s), %s\n", t.name.c_str(), ok ? "PASS" : "FAIL",
+                r.executions, discarded.c_str(), r.seconds,
+                r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0.0,
                 o.search != Search::dfs ? (std::string(o.search == Search::pct ? "pct" : "random") + " search").c_str()
                 : r.failure != Failure::none
                     ? "stopped at the first failure"

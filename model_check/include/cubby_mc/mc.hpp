@@ -11,8 +11,9 @@
 //     fence, a futex wait or wake), with iterative preemption bounding, so the
 //     counterexample with the fewest preemptions is found first;
 //   - which store each atomic load reads (C++20 memory model: coherence,
-//     release sequences, fences, a total order S for seq_cst; see
-//     model_check/README.md for exactly what is modelled);
+//     release sequences, fences, a total order S for seq_cst; with
+//     Options::speculate_loads also stores that have not executed yet, for
+//     load buffering; see model_check/README.md for exactly what is modelled);
 //   - spurious compare_exchange_weak failures, spurious futex wake-ups and
 //     timeouts of waits with a deadline.
 //
@@ -119,6 +120,9 @@ struct Options {
   bool stale_cas = true;              // a failing CAS may read a stale value (it is then only a load)
   bool store_reorder = true;          // a non-seq_cst store may take a modification-order slot before
                                       // stores it does not happen after (2+2W)
+  bool speculate_loads = false;       // a non-seq_cst load may read a value a store that has not
+                                      // executed yet will write (load buffering; README.md, "Load
+                                      // speculation"); one weak-memory choice each
   std::uint64_t max_executions = 2'000'000;  // dfs budget per test (the report says if it was hit)
   double time_limit_s = 60;           // wall-clock budget per test
   Failure expect = Failure::none;     // negative test: passes iff this failure is found
@@ -133,6 +137,7 @@ struct Options {
   Options& steps(unsigned n) { max_steps = n; return *this; }
   Options& spurious(unsigned wakeups, unsigned cas) { spurious_wakeups = wakeups; spurious_cas = cas; return *this; }
   Options& no_timeouts() { timeouts = false; return *this; }
+  Options& speculate(bool on = true) { speculate_loads = on; return *this; }
   Options& budget(std::uint64_t executions, double seconds) { max_executions = executions; time_limit_s = seconds; return *this; }
   Options& expect_failure(Failure f) { expect = f; return *this; }
 };
@@ -144,6 +149,7 @@ struct Result {
   std::string report;         // the full trace report (empty if none failed)
   std::string replay_token;   // re-runs the failing execution
   std::uint64_t executions = 0;
+  std::uint64_t discarded = 0; // of those, dropped: a speculated load was not justified (speculate_loads)
   double seconds = 0;
   bool exhaustive = false;    // dfs finished the whole space within the bound
   unsigned bound_reached = 0; // largest round explored (preemption and stale bound min(round, option))
@@ -179,7 +185,7 @@ Result replay(const std::string& token, const Options& options, const std::funct
 
 // run_main: the command-line runner for MC_TEST tests (see README.md):
 //   <exe> [--list] [--test NAME]... [--replay TOKEN] [--search dfs|pct|random]
-//         [--seed N] [--iterations N] [--bound N] [--expect KIND|any]
+//         [--seed N] [--iterations N] [--bound N] [--speculate] [--expect KIND|any]
 // The environment variable CUBBY_MC_REPLAY=TOKEN works like --replay.
 int run_main(int argc, char** argv);
 
