@@ -2,14 +2,15 @@
 # bench/run.sh: runs the benchmark suite and records the run as
 #   bench/results/<commit>-<cpu>-<compiler>.json   (benchmarks + ratios + command)
 #   bench/results/<commit>-<cpu>-<compiler>.txt    (the console output)
-# <commit> is `git rev-parse --short HEAD`, with "-dirty" when include/, src/
-# or bench/ differ from it; <cpu> is /proc/cpuinfo's model name; <compiler> is
-# the build's compiler id and version.
+# <commit> is `git rev-parse --short HEAD`, with "-dirty" when include/, src/,
+# bench/ or model_check/ differ from it; <cpu> is /proc/cpuinfo's model name;
+# <compiler> is the build's compiler id and version.
 #
 # usage: bench/run.sh [BUILD_DIR] [-- BENCHMARK_ARGS...]
 #   BUILD_DIR       a configured build with CUBBY_BUILD_BENCH=ON (default:
 #                   build/bench, configured here as Release if absent; extra
-#                   cmake arguments, e.g. the peer paths, from $CUBBY_BENCH_CMAKE_ARGS)
+#                   cmake arguments, e.g. the peer paths, from $CUBBY_BENCH_CMAKE_ARGS);
+#                   model-check-bench runs too if it has CUBBY_BUILD_MODEL_CHECK=ON
 #   BENCHMARK_ARGS  replace the default arguments given to every binary:
 #                   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #                   --benchmark_enable_random_interleaving=true
@@ -25,13 +26,16 @@ if (($#)) && [ "$1" = "--" ]; then shift; args=("$@"); fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   # shellcheck disable=SC2086  # CUBBY_BENCH_CMAKE_ARGS is a list of words
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUBBY_BUILD_BENCH=ON \
-    -DCUBBY_BUILD_TESTS=OFF -DCUBBY_BUILD_STRESS=OFF -DCUBBY_BUILD_MODEL_CHECK=OFF ${CUBBY_BENCH_CMAKE_ARGS:-}
+    -DCUBBY_BUILD_TESTS=OFF -DCUBBY_BUILD_STRESS=OFF -DCUBBY_BUILD_MODEL_CHECK=ON ${CUBBY_BENCH_CMAKE_ARGS:-}
 fi
 binaries=(cubby-bench queue-bench message-pool-bench)
+# The model checker's executions per second: only builds that have the checker.
+if grep -q '^CUBBY_BUILD_MODEL_CHECK:BOOL=ON$' "$build/CMakeCache.txt"; then binaries+=(model-check-bench); fi
 cmake --build "$build" --target "${binaries[@]}"
 
 commit=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- include src bench 2>/dev/null && [ -z "$(git status --porcelain -- include src bench)" ] || commit+=-dirty
+git diff --quiet HEAD -- include src bench model_check 2>/dev/null &&
+  [ -z "$(git status --porcelain -- include src bench model_check)" ] || commit+=-dirty
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed -E 's/^ +//; s/[^A-Za-z0-9]+/-/g; s/-+$//')
 compiler=$(sed -nE 's/^set\(CMAKE_CXX_COMPILER_(ID|VERSION) "([^"]*)"\)$/\2/p' "$build"/CMakeFiles/*/CMakeCXXCompiler.cmake |
            head -n 2 | tr '\n' '-' | sed 's/-$//' | tr '[:upper:]' '[:lower:]')
