@@ -1,9 +1,14 @@
 // Model tests of the message pool (include/cubby/message_pool.hpp,
-// BasicMessageEngine<mc::ModelPlatform>) and of its free list,
-// detail::PtrStack (include/cubby/detail/index_stack.hpp).  The labelled
+// BasicMessageEngine<mc::ModelPlatform>) and of its stack,
+// detail::IndexStack (include/cubby/detail/index_stack.hpp).  The labelled
 // edges [P1] (push publishes), [P2] (pop acquires) and [P3] (shutdown's no-op
 // RMW against a racing put) each have a test that fails when that one edge is
 // weakened (model_check/CMakeLists.txt registers the weakened builds).
+//
+// Places (see the engine's class comment): a message is bound to a pool node
+// at creation if one is free and keeps it; put of a placed message pushes
+// its node, put of a placeless one destroys it.  The tests cover both puts,
+// racing each other and shutdown, with messages held across the shutdown.
 //
 // Memory: the engine allocates through a CountingResource made per
 // execution; the after hook checks that everything is released.  An
@@ -180,9 +185,13 @@ MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) {
 // takes it and puts it back, marking its phase (1: getting or holding, 2:
 // put back) with seq_cst stores; T2 gets with pool_only and reads the phase
 // before and after.  A null is correct only if T1's [get, put] interval
-// overlapped T2's get: phase >= 1 after it and phase <= 1 before it.  (A
-// phase of 0 after, or 2 before, orders T1's pool operations entirely
-// after, or before, T2's get, by the seq_cst accesses and [P1]/[P2].)
+// overlapped T2's get: phase >= 1 after it and phase <= 1 before it.
+// The phase marks stand for real time, which holds in the checker's default
+// model (a load reads only stores already executed), not in C++ itself: T1's
+// pop CAS only acquires, so a T2 that reads the head it left synchronizes
+// with nothing and may still read phase 0 after its get.  With load
+// speculation (--speculate) the checker finds that execution; the pool is
+// right in it (it was empty when T2 looked), the marks are not.
 MC_TEST(pool_only_null_only_when_empty, mc::Options{}.bound(2)) {
   struct S {
     Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}};
@@ -215,17 +224,20 @@ MC_TEST(pool_only_null_only_when_empty, mc::Options{}.bound(2)) {
   });
 }
 
-// put beyond max_pooled destroys: max 1, two messages put concurrently:
-// one is pooled, the other destroyed (its memory released), neither twice.
+// put beyond max_pooled destroys: max 1, two messages made: `a` took the one
+// place, `b` has none.  Put concurrently: a is pooled, b destroyed (its
+// memory released) whichever put runs first, neither twice.
 MC_TEST(pool_put_beyond_max_destroys, mc::Options{}.bound(2)) {
   struct S {
     Pool p{MessagePoolOptions{.initial_pooled = 0, .max_pooled = 1}};
     Message* a = nullptr;
     Message* b = nullptr;
+    const Message* placed = nullptr;
   };
   auto* s = mc::make<S>();
   s->a = get(s->p.e(), Strategy::always);
   s->b = get(s->p.e(), Strategy::always);
+  s->placed = s->a;
   MC_ASSERT(s->a != nullptr && s->b != nullptr && s->p.res.outstanding() == 3);  // node array + 2
   t.thread([s] { s->p.e().put(s->a); });
   t.thread([s] { s->p.e().put(s->b); });
@@ -234,7 +246,48 @@ MC_TEST(pool_put_beyond_max_destroys, mc::Options{}.bound(2)) {
     MC_ASSERT(s->p.e().live_messages() == 1);
     MC_ASSERT(s->p.res.outstanding() == 2);  // node array + the pooled one
     Message* m = get(s->p.e(), Strategy::pool_only);
+    MC_ASSERT(m == s->placed);
+    MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
+    s->p.e().put(m);
+    s->p.finish();
+    mc::destroy(s);
+  });
+}
+
+// Placed and placeless puts racing: one place, held by the message `m`.
+// T1 takes m from the pool (if it is there) and puts it back; T2 gets with
+// always (m, or a new message without a place while T1 holds m) and puts
+// what it got.  Each holder's use is exclusive and ordered (stamps), the
+// placeless message is destroyed even when the pool is empty at its put, m
+// is never destroyed, and m alone ends pooled.
+MC_TEST(pool_placed_and_placeless_puts, mc::Options{}.bound(2)) {
+  struct S {
+    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}};
+    Owners<1> o;
+  };
+  auto* s = mc::make<S>();
+  s->o.learn(s->p.e());
+  t.thread([s] {
+    Message* m = get(s->p.e(), Strategy::pool_only);
+    if (m == nullptr) return;  // T2 holds it
+    s->o.own(m, 1);
+    s->o.disown(m, 1);
+    s->p.e().put(m);
+  });
+  t.thread([s] {
+    Message* m = get(s->p.e(), Strategy::always);
     MC_ASSERT(m != nullptr);
+    if (m == s->o.msg[0]) {
+      s->o.own(m, 2);
+      s->o.disown(m, 2);
+    }  // else a new message, placeless: the one place is m's
+    s->p.e().put(m);
+  });
+  t.after([s] {
+    MC_ASSERT(s->p.e().live_messages() == 1);
+    MC_ASSERT(s->p.res.outstanding() == 2);  // node array + m
+    Message* m = get(s->p.e(), Strategy::pool_only);
+    MC_ASSERT(m == s->o.msg[0]);
     MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
     s->p.e().put(m);
     s->p.finish();
@@ -262,6 +315,42 @@ MC_TEST(pool_shutdown_races_put, mc::Options{}.bound(2)) {
     MC_ASSERT(s->m == nullptr);
     MC_ASSERT(s->p.e().live_messages() == 0);  // nothing pooled after shutdown
     MC_ASSERT(s->p.res.outstanding() == 1);    // only the node array
+    s->p.finish();
+    mc::destroy(s);
+  });
+}
+
+// [P3] shutdown while users hold messages: `a` (an initial one) and `b`
+// (created with the second place) are placed, `c` (created after) has none.
+// T1 puts a and c while T2 shuts down and then puts b: every message is
+// destroyed exactly once, whichever put sees the flag early, late or never
+// (then shutdown's drain finds it), and nothing leaks.
+MC_TEST(pool_shutdown_with_held_messages, mc::Options{}.bound(2)) {
+  struct S {
+    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 2}};
+    Message* a = nullptr;
+    Message* b = nullptr;
+    Message* c = nullptr;
+  };
+  auto* s = mc::make<S>();
+  s->a = get(s->p.e(), Strategy::pool_only);
+  s->b = get(s->p.e(), Strategy::always);
+  s->c = get(s->p.e(), Strategy::always);
+  MC_ASSERT(s->a != nullptr && s->b != nullptr && s->c != nullptr);
+  MC_ASSERT(s->p.e().live_messages() == 3);
+  t.thread([s] {
+    s->p.e().put(s->a);
+    s->p.e().put(s->c);
+  });
+  t.thread([s] {
+    s->p.e().shutdown();
+    s->p.e().put(s->b);
+  });
+  t.after([s] {
+    MC_ASSERT(s->a == nullptr && s->b == nullptr && s->c == nullptr);
+    MC_ASSERT(s->p.e().live_messages() == 0);  // nothing pooled after shutdown
+    MC_ASSERT(s->p.res.outstanding() == 1);    // only the node array
+    MC_ASSERT(s->p.res.bad_frees() == 0);      // nothing destroyed twice
     s->p.finish();
     mc::destroy(s);
   });
@@ -299,28 +388,32 @@ MC_TEST(pool_shutdown_races_get_put,
   });
 }
 
-// ------------------------------------------------------------- PtrStack ----
+// ----------------------------------------------------------- IndexStack ----
 
-// ABA with node reuse: T1 pops (it may read head = node of `b` and its next,
-// then stall); T2 pops b and a and pushes b back (the same node index may
-// come back at the head).  T1's stale CAS must fail on the tag: every
-// pointer is held by exactly one owner or in the stack, never twice.
-MC_TEST(ptrstack_aba_node_reuse, mc::Options{}.bound(2)) {
-  using Stack = cubby::detail::PtrStack<int, mc::ModelPlatform>;
+// ABA with node reuse: T1 pops (it may read head = b's node and its next,
+// then stall); T2 pops b and a and pushes b back (the same node comes back
+// at the head).  T1's stale CAS must fail on the tag: every pointer is held
+// by exactly one owner or in the stack, never twice.
+MC_TEST(indexstack_aba_node_reuse, mc::Options{}.bound(2)) {
+  using Stack = cubby::detail::IndexStack<int, mc::ModelPlatform>;
   struct S {
     Stack st{2, std::pmr::new_delete_resource()};
     int a = 1, b = 2;
+    std::uint32_t ia = 0, ib = 0;
     int* t1 = nullptr;
     int* t2_kept = nullptr;
   };
   auto* s = mc::make<S>();
-  MC_ASSERT(s->st.push(&s->a));
-  MC_ASSERT(s->st.push(&s->b));
+  s->ia = s->st.claim(&s->a);
+  s->ib = s->st.claim(&s->b);
+  MC_ASSERT(s->ia != 0 && s->ib != 0 && s->st.claim(&s->a) == 0);
+  s->st.push(s->ia);
+  s->st.push(s->ib);
   t.thread([s] { s->t1 = s->st.pop(); });
   t.thread([s] {
     int* x = s->st.pop();
     int* y = s->st.pop();
-    if (x != nullptr) MC_ASSERT(s->st.push(x));  // x's node is reused
+    if (x != nullptr) s->st.push(x == &s->a ? s->ia : s->ib);  // x's node is reused
     s->t2_kept = y;
   });
   t.after([s] {
@@ -341,11 +434,12 @@ MC_TEST(ptrstack_aba_node_reuse, mc::Options{}.bound(2)) {
   });
 }
 
-// [P1][P2] PtrStack hand-off: what the pusher wrote through the pointer
-// before push() is visible to the popper (a race-checked cell), and a full
-// stack refuses a push without losing anything.
-MC_TEST(ptrstack_publishes, mc::Options{}.bound(2)) {
-  using Stack = cubby::detail::PtrStack<mc::cell<int>, mc::ModelPlatform>;
+// [P1][P2] IndexStack hand-off: two threads race to claim the one node for
+// their cell and push it; the loser's claim returns 0 (nothing lost: it
+// keeps its pointer).  What the winner wrote through the pointer and the
+// binding claim() stored are visible to the popper (race-checked cells).
+MC_TEST(indexstack_publishes, mc::Options{}.bound(2)) {
+  using Stack = cubby::detail::IndexStack<mc::cell<int>, mc::ModelPlatform>;
   struct S {
     Stack st{1, std::pmr::new_delete_resource()};
     mc::cell<int> x{0}, y{0};
@@ -355,11 +449,17 @@ MC_TEST(ptrstack_publishes, mc::Options{}.bound(2)) {
   auto* s = mc::make<S>();
   t.thread([s] {
     s->x.store(1);
-    s->pushed_x = s->st.push(&s->x);
+    if (const std::uint32_t id = s->st.claim(&s->x)) {
+      s->st.push(id);
+      s->pushed_x = true;
+    }
   });
   t.thread([s] {
     s->y.store(2);
-    s->pushed_y = s->st.push(&s->y);
+    if (const std::uint32_t id = s->st.claim(&s->y)) {
+      s->st.push(id);
+      s->pushed_y = true;
+    }
   });
   t.thread([s] {
     s->got = s->st.pop();
@@ -367,12 +467,12 @@ MC_TEST(ptrstack_publishes, mc::Options{}.bound(2)) {
     if (s->got == &s->y) MC_ASSERT(s->got->load() == 2);
   });
   t.after([s] {
-    MC_ASSERT(s->pushed_x || s->pushed_y);
+    MC_ASSERT(s->pushed_x != s->pushed_y);  // one node: exactly one claim won
     mc::cell<int>* left = s->st.pop();
     MC_ASSERT(s->st.pop() == nullptr);
-    const int pushed = int(s->pushed_x) + int(s->pushed_y);
-    MC_ASSERT(pushed == (s->got != nullptr ? 1 : 0) + (left != nullptr ? 1 : 0));
-    MC_ASSERT(s->got == nullptr || left != s->got);
+    MC_ASSERT((s->got != nullptr) != (left != nullptr));
+    mc::cell<int>* won = s->pushed_x ? &s->x : &s->y;
+    MC_ASSERT(s->got == won || left == won);
     mc::destroy(s);
   });
 }

@@ -1,5 +1,5 @@
-// Unit tests of cubby::MessageEngine (the message pool) and its free list,
-// cubby::detail::PtrStack.
+// Unit tests of cubby::MessageEngine (the message pool) and its stack,
+// cubby::detail::IndexStack.
 #include "cubby/message_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -67,42 +67,65 @@ Message* must_get(MessageEngine& e, Strategy s) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- PtrStack
+// ---------------------------------------------------------------- IndexStack
 
-TEST(PtrStack, LifoBoundedAndEmpty) {
-  cubby::detail::PtrStack<int, cubby::DefaultPlatform> s(3, std::pmr::new_delete_resource());
+TEST(IndexStack, ClaimLifoAndEmpty) {
+  cubby::detail::IndexStack<int, cubby::DefaultPlatform> s(3, std::pmr::new_delete_resource());
   int a = 1, b = 2, c = 3, d = 4;
   EXPECT_EQ(s.pop(), nullptr);
-  EXPECT_TRUE(s.push(&a));
-  EXPECT_TRUE(s.push(&b));
-  EXPECT_TRUE(s.push(&c));
-  EXPECT_FALSE(s.push(&d));
+  const std::uint32_t ia = s.claim(&a), ib = s.claim(&b), ic = s.claim(&c);
+  EXPECT_EQ(ia, 1u);
+  EXPECT_EQ(ib, 2u);
+  EXPECT_EQ(ic, 3u);
+  EXPECT_EQ(s.claim(&d), 0u);  // every node taken, for good
+  EXPECT_EQ(s.pop(), nullptr);  // claiming pushes nothing
+  s.push(ia);
+  s.push(ib);
+  s.push(ic);
   EXPECT_EQ(s.pop(), &c);
   EXPECT_EQ(s.pop(), &b);
-  EXPECT_TRUE(s.push(&d));
-  EXPECT_EQ(s.pop(), &d);
+  s.push(ic);
+  EXPECT_EQ(s.pop(), &c);
   EXPECT_EQ(s.pop(), &a);
   EXPECT_EQ(s.pop(), nullptr);
-  cubby::detail::PtrStack<int, cubby::DefaultPlatform> zero(0, std::pmr::new_delete_resource());
-  EXPECT_FALSE(zero.push(&a));
+  EXPECT_EQ(s.claim(&d), 0u);
+  cubby::detail::IndexStack<int, cubby::DefaultPlatform> zero(0, std::pmr::new_delete_resource());
+  EXPECT_EQ(zero.claim(&a), 0u);
   EXPECT_EQ(zero.pop(), nullptr);
 }
 
-// Threads pass a fixed set of tokens through the stack: none is lost or
-// duplicated, and the stack never holds more than its capacity.
-TEST(PtrStack, ConcurrentPushPopConservesPointers) {
+// Threads claim nodes for their tokens concurrently (each id handed out
+// once), then pass the tokens through the stack: none is lost or duplicated.
+TEST(IndexStack, ConcurrentClaimPushPopConservesPointers) {
   constexpr int threads = 4, tokens_per_thread = 8, rounds = 20000;
-  cubby::detail::PtrStack<int, cubby::DefaultPlatform> s(threads * tokens_per_thread / 2,
-                                                         std::pmr::new_delete_resource());
-  std::vector<int> tokens(threads * tokens_per_thread);
+  constexpr int tokens_total = threads * tokens_per_thread;
+  cubby::detail::IndexStack<int, cubby::DefaultPlatform> s(tokens_total, std::pmr::new_delete_resource());
+  std::vector<int> tokens(tokens_total);
+  std::vector<std::uint32_t> id_of(tokens_total);  // token index -> its node
   std::vector<std::thread> ts;
   std::vector<std::vector<int*>> held(threads);
   for (int t = 0; t < threads; ++t) {
-    for (int i = 0; i < tokens_per_thread; ++i) held[t].push_back(&tokens[t * tokens_per_thread + i]);
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < tokens_per_thread; ++i) {
+        const int k = t * tokens_per_thread + i;
+        id_of[static_cast<std::size_t>(k)] = s.claim(&tokens[static_cast<std::size_t>(k)]);
+        held[t].push_back(&tokens[static_cast<std::size_t>(k)]);
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  ts.clear();
+  EXPECT_EQ(s.claim(&tokens[0]), 0u);  // all taken
+  ASSERT_EQ(std::set<std::uint32_t>(id_of.begin(), id_of.end()).size(), tokens.size());
+  EXPECT_EQ(*std::min_element(id_of.begin(), id_of.end()), 1u);
+  EXPECT_EQ(*std::max_element(id_of.begin(), id_of.end()), static_cast<std::uint32_t>(tokens_total));
+  auto id = [&](int* p) { return id_of[static_cast<std::size_t>(p - tokens.data())]; };
+  for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
       for (int r = 0; r < rounds; ++r) {
         if ((r + t) % 2 == 0 && !held[t].empty()) {
-          if (s.push(held[t].back())) held[t].pop_back();
+          s.push(id(held[t].back()));
+          held[t].pop_back();
         } else if (int* p = s.pop()) {
           held[t].push_back(p);
         }
@@ -222,6 +245,70 @@ TEST(MessagePool, FullPoolDestroysPutMessages) {
   EXPECT_EQ(res.outstanding_bytes(), 0u);
 }
 
+// Places: a message keeps the place it got at creation while a user holds
+// it, so a message created when every place was taken is destroyed on put
+// even though the pool itself is empty at that moment; the placed ones
+// always come back, and the pool ends full.
+TEST(MessagePool, PlacelessMessageDestroyedWhilePlacedOnesAreHeld) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 2}, &res);
+    Message* a = must_get(e, Strategy::pool_only);
+    Message* b = must_get(e, Strategy::pool_only);
+    Message* c = must_get(e, Strategy::always);  // both places are held: c has none
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    ASSERT_NE(c, nullptr);
+    const Message* const pa = a;
+    const Message* const pb = b;
+    EXPECT_EQ(e.live_messages(), 3u);
+    e.put(c);  // the pool is empty, but both places are taken: destroyed
+    EXPECT_EQ(c, nullptr);
+    EXPECT_EQ(e.live_messages(), 2u);
+    GetResult r = e.get(Strategy::pool_only);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r.value(), nullptr);
+    e.put(b);  // placed: pooled
+    e.put(a);
+    EXPECT_EQ(e.live_messages(), 2u);
+    Message* x = must_get(e, Strategy::pool_only);
+    Message* y = must_get(e, Strategy::pool_only);
+    EXPECT_EQ(x, pa);  // LIFO
+    EXPECT_EQ(y, pb);
+    r = e.get(Strategy::pool_only);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r.value(), nullptr);
+    e.put(x);
+    e.put(y);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+// The first max_pooled messages created get the places, for life: whatever
+// the order of the puts, exactly those are pooled and the others destroyed.
+TEST(MessagePool, PlacesGoToTheFirstMessagesCreated) {
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 3});
+  std::vector<Message*> made;
+  for (int i = 0; i < 6; ++i) made.push_back(must_get(e, Strategy::always));
+  const std::set<const Message*> placed(made.begin(), made.begin() + 3);
+  for (int i : {5, 0, 4, 3, 2, 1}) e.put(made[static_cast<std::size_t>(i)]);  // placeless ones first too
+  EXPECT_EQ(e.live_messages(), 3u);
+  std::set<const Message*> pooled;
+  std::vector<Message*> again;
+  while (Message* m = must_get(e, Strategy::pool_only)) {
+    pooled.insert(m);
+    again.push_back(m);
+  }
+  EXPECT_EQ(pooled, placed);
+  // A round through a new message: the pool is empty, every place is out,
+  // so the new one has none and is destroyed on put; the placed ones return.
+  Message* extra = must_get(e, Strategy::always);
+  e.put(extra);
+  EXPECT_EQ(e.live_messages(), 3u);
+  for (auto*& m : again) e.put(m);
+  EXPECT_EQ(e.live_messages(), 3u);
+}
+
 TEST(MessagePool, ZeroMaxPoolsNothing) {
   MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 0});
   Message* m = must_get(e, Strategy::always);
@@ -279,6 +366,27 @@ TEST(MessagePool, ShutdownWithOutstandingMessages) {
     }
     EXPECT_EQ(e.live_messages(), 0u);
     e.shutdown();  // idempotent
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+  EXPECT_EQ(res.outstanding_bytes(), 0u);
+}
+
+// Shutdown while users hold placed and placeless messages: each is destroyed
+// when put back, whichever it is.
+TEST(MessagePool, ShutdownWithHeldPlacedAndPlacelessMessages) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 2}, &res);
+    Message* pooled = must_get(e, Strategy::pool_only);  // placed (initial)
+    Message* fresh = must_get(e, Strategy::always);      // takes the second place
+    Message* none = must_get(e, Strategy::always);       // no place left
+    e.put(fresh);                                        // pooled
+    EXPECT_EQ(e.live_messages(), 3u);
+    e.shutdown();
+    EXPECT_EQ(e.live_messages(), 2u);
+    e.put(none);
+    e.put(pooled);
+    EXPECT_EQ(e.live_messages(), 0u);
   }
   EXPECT_EQ(res.outstanding_blocks(), 0u);
   EXPECT_EQ(res.outstanding_bytes(), 0u);

@@ -13,14 +13,37 @@
 //                             PoolError::shut_down, distinct from null;
 //   put(msg)                  returns msg to the pool and nulls the caller's
 //                             pointer; put(null) does nothing.  If the pool
-//                             holds max_pooled messages, or the engine is
-//                             shut down, the message is destroyed and its
-//                             memory released instead.
+//                             is full (see Places), or the engine is shut
+//                             down, the message is destroyed and its memory
+//                             released instead.
 //   shutdown()                destroys every pooled message; later gets fail
 //                             with shut_down; messages users still hold are
 //                             destroyed when they are put back.  Idempotent.
 //   ~MessageEngine()          shutdown(); every message must have been put
 //                             back before (asserted in debug builds).
+//
+// Places.  The pool has max_pooled places.  A message takes a place when it
+// is created, if one is still free, and keeps it for its whole life, pooled
+// or held by a user; places are never given back.  So:
+//   - put() of a message with a place pools it (unless shut down): its place
+//     is waiting for it.  put() of a message without one (created by
+//     get(always) when every place was taken) destroys it.
+//   - "The pool is full" therefore means: max_pooled messages have places,
+//     whether they are in the pool now or held by users.  At any instant the
+//     pool holds at most max_pooled messages (exact, not approximate), and
+//     the engine keeps at most max_pooled messages for reuse.
+//   - Unlike a pool that counts only the messages it holds right now, a put
+//     may destroy a message while the pool holds fewer than max_pooled, if
+//     users hold the other placed messages.  Nothing is lost by it: the pool
+//     is full once those come back.  But a message held for a long time
+//     keeps its place: size max_pooled for the messages held at once plus
+//     those to keep ready.
+//   - A placed message is reused until shutdown.  Once every place is
+//     taken, get(always) on an empty pool (all placed messages out) makes a
+//     placeless message, destroyed on its put: the same churn as a pool
+//     that destroys on put when it holds max_pooled.
+//   - Shutdown needs no places: every message is destroyed, placed or not,
+//     when it is drained or put back.
 //
 // A got message comes back as it was put, except that put() resets it: the
 // header is zeroed and the body emptied, keeping the body's capacity, so a
@@ -41,21 +64,31 @@
 //
 // Representation
 // --------------
-// The pool is a detail::PtrStack<Message>: a lock-free bounded stack of
-// max_pooled pointers (two Treiber stacks of node indices with tagged heads,
-// see detail/index_stack.hpp).  A stack rather than a Queue<Message*>: a
-// Queue's promised pop waits for a pusher already in line, so a preempted put
-// could stall a get; the stack's operations never wait for another thread.
-// LIFO also hands out the most recently used, cache-warm message first.
+// The pool is a detail::IndexStack<Message>: a Treiber stack of node ids
+// with a tagged head, over an array of max_pooled nodes that lives as long
+// as the engine (see detail/index_stack.hpp).  A node is a place: a message
+// is bound to one when it is created (IndexStack::claim) and keeps its id in
+// Message::node_; get pops a node and returns its message, put pushes the
+// message's node back.  The node array, not the message, holds the stack's
+// links, so a get that read a stale head reads a node, never a destroyed
+// message; the tag defeats ABA.  A stack rather than a Queue<Message*>: a
+// Queue's promised pop waits for a pusher already in line, so a preempted
+// put could stall a get; the stack's operations never wait for another
+// thread.  LIFO also hands out the most recently used, cache-warm message
+// first.
 //
 // Shutdown against a concurrent put ([P3]): put pushes (an acq_rel CAS on
 // the pool's head), then reads the shutdown flag; shutdown sets the flag,
-// then makes an acq_rel no-op RMW on the same head (PtrStack::synchronize),
-// then drains the pool.  Whichever RMW comes first in the head's
-// modification order synchronizes with the other, so either put sees the
-// flag (and drains the pool itself) or shutdown's drain sees the pushed
-// message: nothing stays pooled after shutdown.  (RMWs rather than seq_cst
-// fences: same cost on x86, and ThreadSanitizer can check them.)
+// then makes an acq_rel no-op RMW on the same head
+// (IndexStack::synchronize), then drains the pool.  Whichever RMW comes
+// first in the head's modification order synchronizes with the other, so
+// either put sees the flag (and drains the pool itself) or shutdown's drain
+// sees the pushed message: nothing stays pooled after shutdown.  (RMWs
+// rather than seq_cst fences: same cost on x86, and ThreadSanitizer can
+// check them.)  A put of a message without a place touches no shared state
+// but the statistic: it destroys the message.  A destroyed message's node is
+// never pushed again (only the message's holder pushes it), so the stale
+// pointer it keeps is never read.
 //
 // Platform: BasicMessageEngine<Platform> is the engine over a platform (see
 // platform/native.hpp); MessageEngine is BasicMessageEngine<DefaultPlatform>,
@@ -63,9 +96,11 @@
 // compiled once, in src/message_pool.cpp.  The model checker instantiates it
 // with its own platform (model_check/message_pool_model.cpp).
 //
-// Costs: get/put from or to the pool: a relaxed load of the flag and two
-// CASes (put: one more relaxed load).  Allocation and destruction are out of
-// line (cold).
+// Costs: get from the pool: a relaxed load of the flag and one CAS (pop);
+// put into it: two relaxed loads of the flag and one CAS (push).  A get+put
+// pair is two CASes in all (about 9 ns on the VM of bench/README.md,
+// "Message pool").  Allocation (with one relaxed CAS to claim a place while
+// places remain) and destruction are out of line (cold).
 #pragma once
 
 #include <atomic>
@@ -119,7 +154,8 @@ class Message {
   }
 
   std::pmr::vector<std::byte> body_;
-  const void* owner_;  // the engine that created it (put checks it in debug builds)
+  const void* owner_;       // the engine that created it (put checks it in debug builds)
+  std::uint32_t node_ = 0;  // its place: the pool node it is bound to for life (0: none)
 };
 
 enum class Strategy {
@@ -171,7 +207,7 @@ class [[nodiscard]] GetResult {
 // MessagePoolOptions: the pool's configuration.
 struct MessagePoolOptions {
   std::uint32_t initial_pooled = 16;  // messages created with the engine
-  std::uint32_t max_pooled = 64;      // the most the pool keeps (>= initial_pooled)
+  std::uint32_t max_pooled = 64;      // the pool's places: the most it keeps (>= initial_pooled)
   std::size_t body_reserve = 0;       // body capacity of a newly created message
 
   // defaults: 16 initial, 64 maximum.
@@ -202,7 +238,8 @@ class BasicMessageEngine {
     // relaxed: a hint; a get that races shutdown may still take a pooled
     // message, which is then destroyed when it is put back.
     if (shut_down_.load(std::memory_order_relaxed)) return GetResult::failure(PoolError::shut_down);
-    if (Message* m = pool_.pop()) return GetResult::success(m);  // [P2] inside: sees the putter's writes
+    // [P2] inside: sees the putter's writes.  The message keeps its node.
+    if (Message* m = pool_.pop()) return GetResult::success(m);
     if (strategy == Strategy::pool_only) return GetResult::success(nullptr);
     return allocate();
   }
@@ -213,12 +250,14 @@ class BasicMessageEngine {
     Message* m = std::exchange(msg, nullptr);
     if (m == nullptr) return;
     assert(m->owner_ == this && "MessageEngine::put: message of another engine");
+    // No place: the pool is full (see Places in the class comment).
     // relaxed: a hint; [P3] below settles the race with shutdown().
-    if (shut_down_.load(std::memory_order_relaxed)) return destroy(m);
+    if (m->node_ == 0 || shut_down_.load(std::memory_order_relaxed)) return destroy(m);
     m->reset();
-    // Full: destroy.  The push's CAS is [P1] (publishes the message) and the
-    // acquire half of [P3] (see the class comment).
-    if (!pool_.push(m)) return destroy(m);
+    // Its place is waiting: the push cannot fail.  Its CAS is [P1]
+    // (publishes the message) and the acquire half of [P3] (see the class
+    // comment).
+    pool_.push(m->node_);
     // relaxed: ordered by [P3]: if shutdown's synchronize() preceded our push
     // in the head's modification order, its flag store happens-before this.
     if (shut_down_.load(std::memory_order_relaxed)) drain();
@@ -235,13 +274,13 @@ class BasicMessageEngine {
   std::size_t live_messages() const noexcept { return live_.load(std::memory_order_relaxed); }
 
  private:
-  GetResult allocate() noexcept;  // cold
+  GetResult allocate() noexcept;  // cold; binds the message to a free node if any
   void destroy(Message* m) noexcept;
   void drain() noexcept;
 
   MessagePoolOptions options_;
   std::pmr::memory_resource* resource_;
-  detail::PtrStack<Message, Platform> pool_;
+  detail::IndexStack<Message, Platform> pool_;
   typename Platform::template atomic<bool> shut_down_{false};
   typename Platform::template atomic<std::size_t> live_{0};
 };
@@ -263,9 +302,8 @@ BasicMessageEngine<Platform>::BasicMessageEngine(MessagePoolOptions options, std
       throw std::bad_alloc();
     }
     Message* m = r.value();
-    const bool pooled = pool_.push(m);  // cannot fail: initial <= max
-    assert(pooled);
-    (void)pooled;
+    assert(m->node_ != 0);  // initial <= max: every one has a place
+    pool_.push(m->node_);
   }
 }
 
@@ -294,6 +332,9 @@ GetResult BasicMessageEngine<Platform>::allocate() noexcept {
       return GetResult::failure(PoolError::out_of_memory);
     }
   }
+  // A place if one is free (0 if not); before the message leaves this
+  // thread, so its first push publishes the binding ([P1]).
+  m->node_ = pool_.claim(m);
   return GetResult::success(m);
 }
 
