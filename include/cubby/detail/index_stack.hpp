@@ -93,6 +93,7 @@ class IndexStack {
     std::uint32_t n = claimed_->load(std::memory_order_relaxed);
     for (;;) {
       if (n == capacity_) return 0;
+      // relaxed: as the load above; only RMW atomicity is needed.
       if (claimed_->compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed)) break;
     }
     nodes_[n].ptr.store(p);  // plain: node n + 1 is ours (see above)
@@ -112,10 +113,9 @@ class IndexStack {
       // the head are RMWs, so they continue the release sequence.  Acquire
       // too, so that a caller orders itself against synchronize() ([P3]).
       // Failure relaxed: the new head is again only a guess.
-      if (head_->compare_exchange_weak(h, next_tag(h) | id, CUBBY_ORDER(P1, std::memory_order_acq_rel),
-                                       std::memory_order_relaxed)) {
-        return;
-      }
+      const auto on_success = CUBBY_ORDER(P1, std::memory_order_acq_rel);
+      // relaxed (failure): see above.
+      if (head_->compare_exchange_weak(h, next_tag(h) | id, on_success, std::memory_order_relaxed)) return;
     }
   }
 
