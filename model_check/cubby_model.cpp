@@ -171,11 +171,11 @@ MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
   });
 }
 
-// Wrap-around: a start ticket 2 laps before the 20-bit turn wrap, and one
+// Wrap-around: a start ticket 2 laps before the 31-bit turn wrap, and one
 // before the 64-bit ticket wrap.
 MC_TEST(cubby_turn_wrap) {
   struct S {
-    C c{cubby::StartTicket{(1u << 19) - 2}};
+    C c{cubby::StartTicket{(1u << 30) - 2}};
     int got[3] = {-1, -1, -1};
   };
   auto* s = mc::make<S>();

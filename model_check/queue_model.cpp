@@ -162,11 +162,11 @@ MC_TEST(queue_c2_fifo_waiters, mc::Options{}.bound(1)) {
 
 // ------------------------------------------------------------ wrap-around ----
 
-// Turn wrap, capacity 1: start in the last lap before the 20-bit turn wrap
-// (turns 2^20 - 2, 2^20 - 1); the second value uses lap 2^19, turns 0, 1.
+// Turn wrap, capacity 1: start in the last lap before the 31-bit turn wrap
+// (turns 2^31 - 2, 2^31 - 1); the second value uses lap 2^30, turns 0, 1.
 MC_TEST(queue_c1_turn_wrap, mc::Options{}.bound(2)) {
   struct S {
-    Q q{1, cubby::StartTicket{(1u << 19) - 1}};
+    Q q{1, cubby::StartTicket{(1u << 30) - 1}};
     int got[2] = {-1, -1};
   };
   auto* s = mc::make<S>();
@@ -183,12 +183,12 @@ MC_TEST(queue_c1_turn_wrap, mc::Options{}.bound(2)) {
   });
 }
 
-// Turn wrap, capacity 2: lap 2^19 - 1 (turns 2^20 - 2 and 2^20 - 1) is the
+// Turn wrap, capacity 2: lap 2^30 - 1 (turns 2^31 - 2 and 2^31 - 1) is the
 // last before the wrap; start one ticket before it, so slot 1 is in the last
 // lap and slot 0 crosses the wrap.
 MC_TEST(queue_c2_turn_wrap, mc::Options{}.bound(2)) {
   struct S {
-    Q q{2, cubby::StartTicket{(std::uint64_t{1} << 20) - 3}};
+    Q q{2, cubby::StartTicket{(std::uint64_t{1} << 31) - 3}};
     int got[3] = {-1, -1, -1};
   };
   auto* s = mc::make<S>();

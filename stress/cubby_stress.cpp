@@ -22,12 +22,12 @@ namespace cubby::stress {
 namespace {
 
 // random_start: where the ticket counters start.  Half the objects start
-// next to a wrap-around: of the 64-bit counters, or of the 20-bit turn (turn
-// = 2 * lap mod 2^20 wraps at lap 2^19).
+// next to a wrap-around: of the 64-bit counters, or of the 31-bit turn (turn
+// = 2 * lap mod 2^31 wraps at lap 2^30).
 StartTicket random_start(Rng& rng) {
   switch (rng.below(4)) {
     case 0: return StartTicket{~std::uint64_t{0} - rng.below(16)};
-    case 1: return StartTicket{(std::uint64_t{1} << 19) - rng.below(16)};
+    case 1: return StartTicket{(std::uint64_t{1} << 30) - rng.below(16)};
     case 2: return StartTicket{rng.next()};
     default: return StartTicket{0};
   }

@@ -305,7 +305,7 @@ TEST(Cubby, TimeoutsUnderContentionLoseAndDuplicateNothing) {
   }
 }
 
-// The ticket counters (64-bit) and the slot's turn (20-bit) both wrap; start
+// The ticket counters (64-bit) and the slot's turn (31-bit) both wrap; start
 // next to each wrap and pass values across it under contention.
 class CubbyWrap : public ::testing::TestWithParam<std::uint64_t> {};
 
@@ -340,7 +340,7 @@ TEST_P(CubbyWrap, ValuesCrossTheWrapInOrder) {
 
 INSTANTIATE_TEST_SUITE_P(NearWraps, CubbyWrap,
                          ::testing::Values(std::numeric_limits<std::uint64_t>::max() - 500,  // 64-bit tickets
-                                           (std::uint64_t{1} << 19) - 500,                // 20-bit turns
+                                           (std::uint64_t{1} << 30) - 500,                // 31-bit turns
                                            std::uint64_t{0}));
 
 TEST(Cubby, PressureWrapsAsSignedDifference) {

@@ -870,14 +870,14 @@ INSTANTIATE_TEST_SUITE_P(NearWraps, QueueWrap,
                              WrapCase{4, std::numeric_limits<std::uint64_t>::max() - 1500},
                              WrapCase{1, std::numeric_limits<std::uint64_t>::max() - 500},
                              WrapCase{64, std::numeric_limits<std::uint64_t>::max() - 5000},
-                             // 20-bit turns: lap 2^19 is turn 2^20 (any capacity)
-                             WrapCase{3, 3 * ((std::uint64_t{1} << 19) - 300)},
-                             WrapCase{5, 5 * ((std::uint64_t{1} << 19) - 200) + 2},
-                             WrapCase{8, 8 * ((std::uint64_t{1} << 19) - 200) + 5},
+                             // 31-bit turns: lap 2^30 is turn 2^31 (any capacity)
+                             WrapCase{3, 3 * ((std::uint64_t{1} << 30) - 300)},
+                             WrapCase{5, 5 * ((std::uint64_t{1} << 30) - 200) + 2},
+                             WrapCase{8, 8 * ((std::uint64_t{1} << 30) - 200) + 5},
                              WrapCase{3, 0}));
 
 TEST(Queue, FixedQueueStartTicket) {
-  FixedQueue<int, 3> q(StartTicket{3 * ((std::uint64_t{1} << 19) - 2) + 1});
+  FixedQueue<int, 3> q(StartTicket{3 * ((std::uint64_t{1} << 30) - 2) + 1});
   for (int round = 0; round < 10; ++round) {
     for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(round * 3 + i), Status::ok);
     for (int i = 0; i < 3; ++i) {

@@ -52,10 +52,12 @@
 // one line, every handoff between a pusher and a popper moved that line
 // across as well as the slot's (bench/README.md, "Round trip").
 //
-// Costs (uncontended): push = one fetch_add on the counter line, one acquire
-// load and one CAS on the slot line, the value copy; pop = one acquire load,
-// one fetch_add, one acquire load and one CAS, all on the slot line; no
-// syscall unless a thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
+// Costs (uncontended): push = one fetch_add on the counter line; on the slot
+// line one acquire load, two plain stores and one load of the turn slot, the
+// value copy; pop = one acquire load (closed?), one fetch_add, one acquire
+// load, one plain store and one load, all on the slot line.  The handoff
+// itself has no RMW and no fence (detail/turn_slot.hpp); no syscall unless a
+// thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
 #pragma once
 
 #include <chrono>
@@ -130,10 +132,10 @@ class Cubby {
   void close() noexcept {
     if (dispatch().begin_close()) {
       dispatch().take_close_tickets();  // published by the slot's close [S3]
-      slot().close();
     } else {
       while (!slot().is_closed()) Platform::yield();
     }
+    slot().close_and_settle();  // idempotent: later closers settle too
   }
   bool is_closed() const noexcept { return slot().is_closed(); }
 

@@ -75,16 +75,18 @@
 //   Queue<T, P> allocates the slots at construction; Queue<T, P, N> (alias
 //   FixedQueue<T, N, P>) stores them inline, so the whole queue can live in
 //   memory shared between processes (see shared_queue.hpp).
-//   Tickets wrap modulo 2^64, turns modulo 2^20: seamless for every capacity
+//   Tickets wrap modulo 2^64, turns modulo 2^31: seamless for every capacity
 //   at the turn wrap, and at the ticket wrap for power-of-two capacities.  (A
 //   queue of another capacity would need 2^64 operations, centuries, to reach
 //   the ticket wrap.)  StartTicket lets tests start next to a wrap.
 //
 // Costs (uncontended): push or pop = one load of the config line, one
-// fetch_add on its counter's line, one acquire load and one CAS on the slot
-// line, the value move; no syscall unless a thread sleeps.
+// fetch_add on its counter's line, and on the slot line one acquire load,
+// plain stores (two for a push, one for a pop) and one load, the value move:
+// no RMW and no fence on the slot (detail/turn_slot.hpp); no syscall unless a
+// thread sleeps.
 // sizeof(FixedQueue<T, N>) == (N + 3) * cache_line_size for T of up to
-// cache_line_size - 4 bytes.
+// cache_line_size - 16 bytes (the turn slot's three words take 16).
 #pragma once
 
 #include <chrono>
@@ -359,6 +361,10 @@ class Queue {
     // is visible to a thread that returns `closed` because of the flag.
     config_->closed.exchange(1, CUBBY_ORDER(Q1, std::memory_order_release));
     for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->close();
+    // [D3] one heavy barrier for every slot: a put that missed a slot's flag
+    // is busy there now (or done); settle waits for it to finish.
+    if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
+    for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->settle();
   }
   bool is_closed() const noexcept { return closed_flag(); }
 

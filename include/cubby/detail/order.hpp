@@ -21,3 +21,8 @@
 #else
 #define CUBBY_ORDER(label, order) (order)
 #endif
+
+// CUBBY_KEEP(Xn): true, unless the build weakens Xn; for labelled barriers
+// ("[D1] light barrier: ..."), which a weakened build leaves out:
+//   if (CUBBY_KEEP(D1)) Platform::light_barrier();
+#define CUBBY_KEEP(label) (CUBBY_ORDER(label, std::memory_order_seq_cst) != std::memory_order_relaxed)

@@ -185,14 +185,15 @@ class TicketDispatch {
 //                   push ticket t's put; both on slot (t mod capacity).
 //
 // On ok, `ticket` is the claimed ticket.  Between tries the thread spins,
-// then announces itself on slot_of(t)'s timed channel and sleeps until an
+// then counts itself in on slot_of(t)'s timed channel and sleeps until an
 // advance of that slot or the deadline (null deadline: try once, no wait).
-// Why no wake-up is lost: the re-check after announce_timed() ([S4], which
-// pairs with the advance's [S1]) sees every arrival whose advance came before
-// the announcement; if the next ticket is still t and still unpromised, the
-// partner that will promise it has not arrived, and its advance of slot_of(t)
-// comes after the announcement and wakes the timed channel.  If the next
-// ticket moved on (another thread claimed t), the loop chooses again.
+// Why no wake-up is lost: the re-check runs after the slot's [D2] barrier,
+// which pairs with the [D1] barrier of every advance: the re-check sees every
+// arrival (ticket RMW) sequenced before an advance whose count load missed
+// this waiter.  So if the next ticket is still t and still unpromised, the
+// partner that will promise it advances slot_of(t) after seeing our count,
+// and wakes the timed channel.  If the next ticket moved on (another thread
+// claimed t), the loop chooses again.
 template <class Platform, class Closed, class Claim, class SlotOf>
 Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, Closed closed, Claim claim,
                    SlotOf slot_of) noexcept {
@@ -207,15 +208,19 @@ Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, 
     if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
     if (backoff.spin_once()) continue;
     auto& slot = slot_of(next);
-    const auto expected = slot.announce_timed();
-    if ((expected & std::remove_reference_t<decltype(slot)>::kClosed) != 0) return Status::closed;
+    using Slot = std::remove_reference_t<decltype(slot)>;
+    bool claimed = false;
     std::uint64_t again = 0;
-    if (claim(again)) {
+    const auto r = slot.wait_timed(deadline, [&] {
+      claimed = claim(again);
+      return !claimed && again == next;  // sleep only while t is the next, unpromised ticket
+    });
+    if (claimed) {
       ticket = again;
       return Status::ok;
     }
-    if (again != next) continue;  // the line moved on: wait on the new candidate's slot
-    if (slot.sleep_timed(expected, deadline) == platform::FutexResult::timed_out) {
+    if (r == Slot::TimedWait::closed) return Status::closed;
+    if (r == Slot::TimedWait::timed_out) {
       if (closed()) return Status::closed;
       if (claim(again)) {
         ticket = again;

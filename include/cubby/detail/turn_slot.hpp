@@ -1,59 +1,69 @@
-// cubby/detail/turn_slot.hpp: one slot of a turn-ordered exchange: a 32-bit
-// turn word and the value it guards.  The building block of Cubby (one slot)
-// and of Queue (an array of slots with ticket dispatch).
+// cubby/detail/turn_slot.hpp: one slot of a turn-ordered exchange: a turn
+// word and the value it guards.  The building block of Cubby (one slot) and
+// of Queue (an array of slots with ticket dispatch).
 //
-// The turn-sequencing technique (per-slot turns, waiters announcing how far
-// ahead they wait, futex bitset channels so a handoff wakes only the next
-// turn) follows folly's detail/TurnSequencer.h; the closed bit, the
-// timed-waiter channel and the saturation reset are cubby's.
+// Per-slot turns follow folly's detail/TurnSequencer.h; the owner-only turn
+// word with an asymmetric barrier, the closed flag outside it and the
+// timed-waiter channel are cubby's.
 //
 // Contract
 // --------
 // Turns are handed out by the dispatcher (Cubby, Queue): turn 2L belongs to
 // the put of lap L, turn 2L+1 to the take of lap L.  Exactly one thread owns
 // each turn, and only the owner of the current turn touches the value.  The
-// owner finishes its turn with advance(), which hands the slot to turn+1 and
-// wakes the thread waiting for it, if any, and nobody else.
+// owner finishes its turn by advancing the word to turn+1, which wakes the
+// thread sleeping for turn+1, if any, and nobody else.
 //
-// close() sets the closed bit.  From then on no put can complete (the value
+// close() sets the closed flag.  From then on no put can complete (the value
 // stays with the caller), a take still receives a value already put, and a
 // take whose value will never come returns closed.
 //
 // Which puts may still complete after close is the dispatcher's policy,
-// passed to put() as `admitted`: the default (no put completes once the bit
+// passed to put() as `admitted`: the default (no put completes once the flag
 // is seen) suits Queue; Cubby admits the puts that close() found logically
 // in line (see cubby.hpp, "close"), which makes its close linearizable.
 //
-// Representation: the state word (32 bits, one futex word)
+// Representation (three words and the value, on one cache line)
+// --------------
+//   state_   (32 bits)  turn << 1 | busy.  Written only by the owner of the
+//                       current turn, with plain stores: no RMW on the fast
+//                       path.  busy: a put is between its closed check and
+//                       its publication (see put).  Turns wrap modulo 2^31.
+//   waiters_ (64 bits)  closed (bit 0), ticketless timed sleepers (bits
+//                       1-31, a count), turn sleepers (bits 32-63, a count).
+//   seq_     (32 bits)  the futex word sleepers wait on.  Bumped (changed)
+//                       before every wake, so a sleeper that has not reached
+//                       the kernel yet does not miss it.
 //
-//   31                    12 11                 2   1        0
-//   +-----------------------+--------------------+--------+--------+
-//   |  turn (20 bits, mod)  | waiter delta (10)  | timed  | closed |
-//   +-----------------------+--------------------+--------+--------+
+// Why no wake-up is lost (the Dekker pair [D1]/[D2])
+// ---------------------------------------------------
+// Every store that advances state_ (or clears busy) is followed by a light
+// barrier [D1] and a load of waiters_; a non-zero count there means a bump of
+// seq_ and a wake.  A sleeper first reads seq_, then counts itself into
+// waiters_ (an RMW), runs the heavy barrier [D2] and re-reads state_: either
+// it sees the advance (and does not sleep), or the advancer's load sees its
+// count (and bumps seq_, so the sleeper's futex wait returns or is woken).
+// The barrier pair costs the advancer a compiler barrier and the sleeper a
+// membarrier(2) (platform/native.hpp): the fast path has no RMW and no fence.
 //
-//   turn:   whose turn it is, modulo 2^20.  At most 2^19 turns may be waited
-//           for ahead of the current one (2^18 waiting threads per slot).
-//   delta:  0 if nobody sleeps in line; otherwise at least the largest
-//           (awaited turn - turn) among sleeping waiters.  Each advance
-//           decrements it; a waiter raises it before it sleeps.  It saturates
-//           at 1023: an advance that finds it saturated wakes everyone and
-//           resets it, and the waiters announce themselves again.
-//   timed:  a waiter that holds no turn yet (a timed operation waiting for its
-//           turn to be promised, see Cubby) sleeps on the timed channel.
-//   closed: set once by close(), never cleared.
+// Why close and a put cannot cross (busy, [D3])
+// ----------------------------------------------
+// A put stores busy, runs a light barrier [D3] and then reads the closed
+// flag; it publishes only if the flag was clear (or it is admitted).  Whoever
+// decides from the flag that no put will come (a take giving up, close()
+// settling) runs a heavy barrier [D3] after seeing the flag and then reads
+// state_: a put that read the flag clear is busy or done by then, and a put
+// that is neither will read the flag set.
 //
-// Invariant: a thread sleeps on the word only after announcing itself in
-// delta or timed with a CAS whose result is the value it passes to the futex,
-// so an advance either sees the announcement (and wakes) or changes the word
-// first (and the futex wait returns at once).
+// Futex channels: a sleeper for turn t waits on bit (t mod 31); ticketless
+// timed sleepers on bit 31.  With at most 31 threads in line per slot an
+// advance wakes exactly the next turn's owner; beyond that, sleepers 31 turns
+// apart share a channel, wake together, and all but one sleep again.
 //
-// Futex channels: a waiter for turn t sleeps on bit (t mod 31); ticketless
-// timed waiters on bit 31.  With at most 31 threads in line per slot a handoff
-// wakes exactly the next turn's owner; beyond that, waiters 31 turns apart
-// share a channel, wake together, and all but one sleep again.
-//
-// Costs: put/take with nobody waiting: one acquire load of the word, the
-// value access, one CAS.  No syscall unless delta or timed is set.
+// Costs: put with nobody asleep: one acquire load of state_, two plain stores
+// to it, one load of waiters_, the value write; take: one acquire load, one
+// plain store, one load of waiters_, the value read.  No RMW, no fence, no
+// syscall unless a thread sleeps.
 #pragma once
 
 #include <cstdint>
@@ -73,54 +83,63 @@ class TurnSlot {
  public:
   using Word = std::uint32_t;
 
-  static constexpr Word kClosed = 1u << 0;
-  static constexpr Word kTimed = 1u << 1;
-  static constexpr unsigned kDeltaShift = 2;
-  static constexpr Word kDeltaMax = (1u << 10) - 1;
-  static constexpr Word kDeltaMask = kDeltaMax << kDeltaShift;
-  static constexpr unsigned kTurnShift = 12;
-  static constexpr Word kTurnMask = (1u << 20) - 1;
+  static constexpr Word kBusy = 1u;
+  static constexpr unsigned kTurnShift = 1;
+  static constexpr Word kTurnMask = (1u << 31) - 1;
   static constexpr Word kTimedChannel = 1u << 31;
 
+  static constexpr std::uint64_t kClosed = 1;
+  static constexpr std::uint64_t kTimedOne = 2;
+  static constexpr std::uint64_t kTimedMask = 0xFFFF'FFFEull;
+  static constexpr std::uint64_t kSleeperOne = 1ull << 32;
+
   static constexpr Word turn_of(Word state) noexcept { return state >> kTurnShift; }
-  static constexpr Word delta_of(Word state) noexcept { return (state & kDeltaMask) >> kDeltaShift; }
-  static constexpr Word channel_of(Word turn) noexcept { return 1u << (turn % 31); }
+  static constexpr bool busy(Word state) noexcept { return (state & kBusy) != 0; }
+  // at: the state word at `turn`, not busy.
+  static constexpr Word at(Word turn) noexcept { return (turn & kTurnMask) << kTurnShift; }
+  static constexpr Word channel_of(Word turn) noexcept { return 1u << ((turn & kTurnMask) % 31); }
   // The turn of the put (side 0) or take (side 1) of lap `lap`.
   static constexpr Word turn_for(std::uint64_t lap, unsigned side) noexcept {
     return static_cast<Word>((2 * lap + side) & kTurnMask);
   }
 
-  explicit TurnSlot(std::uint64_t first_lap = 0) noexcept : state_(turn_for(first_lap, 0) << kTurnShift) {}
+  explicit TurnSlot(std::uint64_t first_lap = 0) noexcept : state_(at(turn_for(first_lap, 0))), seq_(0), waiters_(0) {}
   TurnSlot(const TurnSlot&) = delete;
   TurnSlot& operator=(const TurnSlot&) = delete;
 
   // put: the owner of `turn` (a put turn) stores `v` and hands the slot to the
   // take of the same lap.  Blocks until the turn comes.  On closed, `v` is
-  // left as it was (moved back if it had been moved in).
+  // left as it was.
   //
-  // admitted(): consulted only once the closed bit is seen: whether this put
+  // admitted(): consulted only once the closed flag is seen: whether this put
   // still completes after close.  An admitted put keeps waiting for its turn
   // (which the dispatcher guarantees will come); the others return closed.
   template <class Admitted>
   Status put(Word turn, T& v, Admitted admitted) noexcept {
     static_assert(std::is_nothrow_move_constructible_v<T>);
-    const Word s = wait_until(turn, [turn, &admitted](Word w) {
-      return turn_of(w) == turn || ((w & kClosed) != 0 && !admitted());
-    });
-    if (turn_of(s) != turn || ((s & kClosed) != 0 && !admitted())) return Status::closed;
-    value_.write().construct(std::move(v));
-    if (!advance(turn, [&admitted](Word) { return admitted(); })) {
-      // Closed between the wait and the publication: nobody read the cell.
-      // The bit was seen only by relaxed loads; re-read it with [S3] acquire
-      // so that what the closer did before close() is visible to our caller.
-      (void)is_closed();
-      v = std::move(value_.write().get());
-      value_.write().destroy();
+    const Word mine = at(turn);
+    if (wait_until(turn, [&admitted](Word) { return !admitted(); }) != mine) return Status::closed;
+    // [D3] relaxed store, light barrier, relaxed load: the Dekker pair with
+    // the heavy barrier of whoever decides from the closed flag (take_with's
+    // give-up, settle()).  relaxed: only this thread writes state_ now; the
+    // barrier, not the store's order, is what the pair needs.
+    state_.store(mine | kBusy, std::memory_order_relaxed);
+    if (CUBBY_KEEP(D3)) Platform::light_barrier();
+    // relaxed: [D3] makes the flag fresh enough; is_closed() below acquires.
+    if ((waiters_.load(std::memory_order_relaxed) & kClosed) != 0 && !admitted()) {
+      (void)is_closed();  // [S3] acquire: what the closer did before close() is visible to our caller
+      state_.store(mine, std::memory_order_relaxed);  // relaxed: nothing was published; only the owner writes
+      after_store(platform::futex_all_channels);      // a take that slept on busy re-decides
       return Status::closed;
     }
+    value_.write().construct(std::move(v));
+    // [S1] release: publishes the put's construction of the value to the
+    // take that owns the next turn; pairs with [S2].
+    state_.store(at(turn + 1), CUBBY_ORDER(S1, std::memory_order_release));
+    after_store(channel_of(turn + 1));
     return Status::ok;
   }
-  // put without a close policy: no put completes once the closed bit is seen.
+  // put without a close policy: no put completes once the closed flag is seen.
   Status put(Word turn, T& v) noexcept {
     return put(turn, v, [] { return false; });
   }
@@ -139,34 +158,53 @@ class TurnSlot {
   Status take_with(Word turn, Sink&& sink) noexcept {
     return take_with(turn, sink, [](Word w) { return (turn_of(w) & 1u) == 0; });
   }
-  // take_with(turn, sink, nothing_comes): nothing_comes(w), consulted only on
-  // a closed word that is not at `turn`, says that no put will ever deposit
-  // this turn's value; the take then returns closed.
+  // take_with(turn, sink, nothing_comes): nothing_comes(w), consulted only
+  // once the slot is closed and settled (no put busy, [D3]) at word w, which
+  // is not at `turn`, says that no put will ever deposit this turn's value;
+  // the take then returns closed.
   template <class Sink, class NothingComes>
   Status take_with(Word turn, Sink&& sink, NothingComes nothing_comes) noexcept {
     static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "TurnSlot::take_with: the sink must be noexcept");
-    const Word s = wait_until(turn, [turn, &nothing_comes](Word w) {
-      return turn_of(w) == turn || ((w & kClosed) != 0 && nothing_comes(w));
-    });
-    if (turn_of(s) != turn) return Status::closed;  // closed, and no put will ever deposit
+    if (wait_until(turn, nothing_comes) != at(turn)) return Status::closed;  // closed, and no put will deposit
     sink(std::move(value_.write().get()));
     value_.write().destroy();
-    // Only this thread can move the word away from a take turn: cannot fail.
-    advance(turn, [](Word) { return true; });
+    // [S1] release: publishes the take's move-out (the cell is free again)
+    // to the put that owns the next turn; pairs with [S2].  A plain store:
+    // only the owner of the current turn writes state_.
+    state_.store(at(turn + 1), CUBBY_ORDER(S1, std::memory_order_release));
+    after_store(channel_of(turn + 1));
     return Status::ok;
   }
 
-  // close: no put completes after this; wakes every waiter.
+  // close: marks the slot closed and wakes every sleeper.  Once settle() has
+  // also run (after one heavy barrier for any number of slots, see Queue),
+  // no put can complete that is not admitted.  close_and_settle: both, for
+  // one slot.
   void close() noexcept {
-    // [S3] release: pairs with the acquire loads [S2]/[S4] that see the bit;
+    // [S3] release: pairs with the acquire loads of the flag (is_closed);
     // whatever the closer did before close() is visible to a thread that
     // returns `closed` because of it.
-    const Word prev = state_.fetch_or(kClosed, CUBBY_ORDER(S3, std::memory_order_release));
-    if ((prev & kClosed) == 0) Platform::wake(state_, platform::futex_all_channels);
+    const std::uint64_t prev = waiters_.fetch_or(kClosed, CUBBY_ORDER(S3, std::memory_order_release));
+    if ((prev & kClosed) == 0) wake(platform::futex_all_channels);
+  }
+  // settle: waits while a put that missed the flag is between its check and
+  // its publication.  Only after close() and a heavy barrier [D3] (which
+  // makes every such put's busy visible here).
+  void settle() noexcept {
+    // relaxed: only busy matters; [D3] made it visible, and the put clears it
+    // with its own store, which this loop waits for.
+    while (busy(state_.load(std::memory_order_relaxed))) Platform::yield();
+  }
+  void close_and_settle() noexcept {
+    close();
+    if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
+    settle();
   }
 
   // is_closed: acquire, pairs with [S3].
-  bool is_closed() const noexcept { return (state_.load(CUBBY_ORDER(S3, std::memory_order_acquire)) & kClosed) != 0; }
+  bool is_closed() const noexcept {
+    return (waiters_.load(CUBBY_ORDER(S3, std::memory_order_acquire)) & kClosed) != 0;
+  }
 
   // holds_value: whether a put's value sits in the slot.  Only meaningful
   // when no operation runs (destruction); relaxed: quiescent by contract.
@@ -176,84 +214,111 @@ class TurnSlot {
   // destroy_value_quiescent: destroys the value left in the slot (destructor).
   void destroy_value_quiescent() noexcept { value_.write().destroy(); }
 
-  // ---- ticketless timed waiters (see Cubby::claim_until) ----
+  // ---- ticketless timed waiters (see claim_until) ----
 
-  // announce_timed: marks a ticketless waiter and returns the word to sleep
-  // on.  [S4] acquire (load and CAS): pairs with [S1], so a dispatcher ticket
-  // taken before the advance that produced this word is visible to the
-  // caller's re-check of its promise after this returns.
-  Word announce_timed() noexcept {
-    Word s = state_.load(CUBBY_ORDER(S4, std::memory_order_acquire));  // [S4]
-    while ((s & (kTimed | kClosed)) == 0) {
-      // [S4] acquire on success and on failure (the re-read word is the
-      // one the caller may sleep on): pairs with [S1].
-      const auto order = CUBBY_ORDER(S4, std::memory_order_acquire);
-      if (state_.compare_exchange_weak(s, s | kTimed, order, order)) {
-        return s | kTimed;
+  enum class TimedWait { woken, timed_out, closed };
+  // wait_timed: counts a ticketless waiter in, then asks still_waiting()
+  // (after [D2], so that every advance of this slot that came before is
+  // visible to what it reads); if it says yes, sleeps until the next advance
+  // of this slot, close, or the deadline.  closed: the slot was closed
+  // before the waiter counted in (still_waiting() is then not called).
+  template <class StillWaiting>
+  TimedWait wait_timed(const platform::SteadyTime* deadline, StillWaiting still_waiting) noexcept {
+    // [S4] acquire: pairs with the release bump in wake(); see sleep_at.
+    const Word seq = seq_.load(CUBBY_ORDER(S4, std::memory_order_acquire));
+    // relaxed: the count needs only RMW atomicity; [D2] orders it.
+    const std::uint64_t prev = waiters_.fetch_add(kTimedOne, std::memory_order_relaxed);
+    TimedWait result = TimedWait::woken;
+    if ((prev & kClosed) != 0) {
+      result = TimedWait::closed;
+    } else {
+      if (CUBBY_KEEP(D2)) Platform::heavy_barrier();  // [D2]
+      if (still_waiting() && Platform::wait(seq_, seq, kTimedChannel, deadline) == platform::FutexResult::timed_out) {
+        result = TimedWait::timed_out;
       }
     }
-    return s;
-  }
-  platform::FutexResult sleep_timed(Word expected, const platform::SteadyTime* deadline) noexcept {
-    return Platform::wait(state_, expected, kTimedChannel, deadline);
+    // relaxed: RMW atomicity only.
+    waiters_.fetch_sub(kTimedOne, std::memory_order_relaxed);
+    return result;
   }
 
  private:
-  // advance: hands `turn` to turn+1.  False (and no change) if the word has
-  // left `turn`, or if it is closed and !allow_closed(word).
-  template <class AllowClosed>
-  bool advance(Word turn, AllowClosed allow_closed) noexcept {
-    // relaxed: only a guess for the CAS, which validates it.
-    Word s = state_.load(std::memory_order_relaxed);
+  // after_store: the advancer's half of [D1]/[D2], after every store that
+  // may let a sleeper go on.  With nobody asleep: a compiler barrier and a
+  // load that hits this thread's cache.
+  void after_store(Word channel) noexcept {
+    if (CUBBY_KEEP(D1)) Platform::light_barrier();  // [D1]
+    // relaxed: [D1] makes the count fresh enough; no data flows through it.
+    const std::uint64_t w = waiters_.load(std::memory_order_relaxed);
+    Word channels = 0;
+    if ((w >> 32) != 0) channels |= channel;
+    if ((w & kTimedMask) != 0) channels |= kTimedChannel;
+    if (channels != 0) wake(channels);
+  }
+  void wake(Word channels) noexcept {
+    // [S4] release: a sleeper that reads this bump (or a later one) as its
+    // futex expectation counted itself in after we read the count, so it
+    // re-reads state_ after [D2] and sees what we published.  The bump
+    // changes the futex word: a sleeper that has not reached the kernel yet
+    // returns at once instead of missing the wake.
+    seq_.fetch_add(1, CUBBY_ORDER(S4, std::memory_order_release));
+    Platform::wake(seq_, channels);
+  }
+
+  // wait_until: returns the state word once it is at `turn`, or once the
+  // slot is closed and settled and give_up(word) says so (the word is then
+  // not at `turn`).  Spins, then sleeps on turn's channel.
+  template <class GiveUp>
+  Word wait_until(Word turn, GiveUp give_up) noexcept {
+    const Word mine = at(turn);
+    platform::Backoff<Platform> backoff;
+    bool settled = false;  // closed seen, and [D3] run since
     for (;;) {
-      if (turn_of(s) != turn || ((s & kClosed) != 0 && !allow_closed(s))) return false;
-      const Word d = delta_of(s);
-      // Saturated delta: reset it and wake everyone (below); they re-announce.
-      const Word next_d = (d == 0 || d == kDeltaMax) ? 0 : d - 1;
-      const Word next_turn = (turn + 1) & kTurnMask;
-      const Word next = (next_turn << kTurnShift) | (next_d << kDeltaShift) | (s & kClosed);
-      // [S1] release: publishes this turn's access to the value (the put's
-      // construction, or the take's move-out) to the owner of the next turn;
-      // pairs with [S2].  Also heads the release sequence [S4] reads.
-      if (state_.compare_exchange_weak(s, next, CUBBY_ORDER(S1, std::memory_order_release), std::memory_order_relaxed)) {
-        Word channels = 0;
-        if ((s & kClosed) != 0 || d == kDeltaMax) {
-          channels = platform::futex_all_channels;
-        } else {
-          if (d != 0) channels |= channel_of(next_turn);
-          if ((s & kTimed) != 0) channels |= kTimedChannel;
-        }
-        if (channels != 0) Platform::wake(state_, channels);
-        return true;
+      // [S2] acquire: pairs with [S1]: the previous turn's access to the value
+      // happens-before ours.
+      Word s = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));
+      if (s == mine) return s;
+      if (!settled && is_closed()) {
+        // [D3] heavy barrier: a put that read the flag clear is busy (or has
+        // published) in what we read next; any other put will see the flag.
+        if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
+        settled = true;
+        s = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));  // [S2], as above
+        if (s == mine) return s;
       }
+      if (settled && !busy(s) && give_up(s)) return s;
+      if (backoff.spin_once()) continue;
+      sleep_at(turn, s, settled);
     }
   }
 
-  // wait_until: returns the first state word satisfying done(); spins, then
-  // announces `turn` in delta and sleeps on its channel.
-  template <class Done>
-  Word wait_until(Word turn, Done done) noexcept {
-    platform::Backoff<Platform> backoff;
-    for (;;) {
-      // [S2] acquire: pairs with [S1]: the previous turn's access to the value
-      // happens-before ours.  Also pairs with [S3].
-      Word s = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));
-      if (done(s)) return s;
-      if (backoff.spin_once()) continue;
-      const Word ahead = (turn - turn_of(s)) & kTurnMask;
-      const Word want = ahead < kDeltaMax ? ahead : kDeltaMax;
-      Word expected = s;
-      if (want > delta_of(s)) {
-        expected = (s & ~kDeltaMask) | (want << kDeltaShift);
-        // relaxed: the announcement needs only RMW atomicity against the
-        // advancing CAS on this same word; the turn is re-read at [S2].
-        if (!state_.compare_exchange_weak(s, expected, std::memory_order_relaxed, std::memory_order_relaxed)) continue;
-      }
-      Platform::wait(state_, expected, channel_of(turn), nullptr);
+  // sleep_at: sleeps on turn's channel (every channel once closed) unless the slot moved on from
+  // (state `seen`, closed `closed_seen`).  Returns after a wake, a change, or
+  // when there is no reason to sleep; the caller re-checks.
+  void sleep_at(Word turn, Word seen, bool closed_seen) noexcept {
+    // [S4] acquire: pairs with the release bump in wake().  If this read saw
+    // a bump made after an advancer's count load, that load would have seen
+    // our count (coherence); so a wake that missed our count is before this
+    // read, and the one that saw it changes seq_ from what we read.
+    const Word seq = seq_.load(CUBBY_ORDER(S4, std::memory_order_acquire));
+    // [D2] relaxed RMW, heavy barrier, then the re-read: the sleeper's half of
+    // the Dekker pair with [D1].  relaxed: RMW atomicity only.
+    const std::uint64_t prev = waiters_.fetch_add(kSleeperOne, std::memory_order_relaxed);
+    if (CUBBY_KEEP(D2)) Platform::heavy_barrier();
+    // [S2] acquire on the re-read as on any read of the word.
+    const Word now = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));
+    if (now == seen && ((prev & kClosed) != 0) == closed_seen) {
+      // Once closed, a waiter may also be waiting for a busy put to resolve,
+      // which wakes the put's next turn: listen on every channel.
+      Platform::wait(seq_, seq, closed_seen ? platform::futex_all_channels : channel_of(turn), nullptr);
     }
+    // relaxed: RMW atomicity only.
+    waiters_.fetch_sub(kSleeperOne, std::memory_order_relaxed);
   }
 
   typename Platform::template atomic<Word> state_;
+  typename Platform::template atomic<Word> seq_;
+  typename Platform::template atomic<std::uint64_t> waiters_;
   typename Platform::template cell<Storage<T>> value_;
 };
 

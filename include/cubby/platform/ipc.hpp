@@ -113,6 +113,10 @@ struct IpcPlatform {
   static void pause() noexcept { cpu_relax(); }
   static void yield() noexcept { std::this_thread::yield(); }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
+  // Both sides full fences: membarrier's private command reaches the threads
+  // of one process only, and the other side may run in another.
+  static void light_barrier() noexcept { full_fence(); }
+  static void heavy_barrier() noexcept { full_fence(); }
 };
 
 // SharedMemory: a POSIX shared-memory segment (shm_open + mmap), mapped

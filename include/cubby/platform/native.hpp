@@ -27,6 +27,15 @@
 //   static void pause();      one step of a spin loop (a pause instruction)
 //   static void yield();      give the CPU away (sched_yield)
 //   static void fence(std::memory_order);
+//   static void light_barrier();  static void heavy_barrier();
+//       An asymmetric pair of full barriers (folly calls them
+//       asymmetricLightBarrier/asymmetricHeavyBarrier).  Together they order
+//       like two seq_cst fences: if thread A runs `store X; light_barrier();
+//       load Y` and thread B runs `store Y; heavy_barrier(); load X`, at least
+//       one of the loads sees the other thread's store.  The light side is on
+//       fast paths and costs a compiler barrier; the heavy side, taken only
+//       on slow paths (before a sleep, on close), costs a membarrier(2)
+//       syscall.  A checker models both as seq_cst fences.
 //   static constexpr unsigned spin_pauses, spin_yields;
 //       how long a blocking wait spins before it sleeps (see backoff.hpp).
 #pragma once
@@ -69,6 +78,61 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// ---- the asymmetric barrier pair (see the seam above) ----
+#if defined(__SANITIZE_THREAD__)
+#define CUBBY_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CUBBY_TSAN 1
+#endif
+#endif
+
+namespace detail {
+#ifdef CUBBY_TSAN
+// ThreadSanitizer does not model fences (GCC rejects them under
+// -fsanitize=thread); a seq_cst RMW on a word of its own is a full barrier on
+// the hardware it runs on, which is what the pair needs there.
+inline std::atomic<std::uint32_t> g_fence_word{0};
+#endif
+}  // namespace detail
+
+// full_fence: std::atomic_thread_fence(seq_cst), or its stand-in under TSan.
+inline void full_fence() noexcept {
+#ifdef CUBBY_TSAN
+  // seq_cst RMW: a locked instruction, a full barrier (see above).
+  detail::g_fence_word.fetch_add(0, std::memory_order_seq_cst);
+#else
+  // The builtin (what std::atomic_thread_fence calls), so that a Relacy
+  // build, which replaces std's fences with its own, still compiles this.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+namespace detail {
+// Whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is registered for this
+// process (src/futex.cpp sets it once, during static initialisation).
+extern std::atomic<bool> g_membarrier_ready;
+}  // namespace detail
+
+// light_barrier: a compiler barrier when the heavy side can interrupt every
+// running thread of the process (membarrier registered), a full fence when it
+// cannot.  relaxed: the flag only chooses the barrier; it goes from false to
+// true once, and a thread that still reads false takes the full fence, which
+// pairs with either heavy barrier.
+inline void asymmetric_light_barrier() noexcept {
+  if (detail::g_membarrier_ready.load(std::memory_order_relaxed)) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);  // a compiler barrier (see full_fence for the builtin)
+  } else {
+    full_fence();
+  }
+}
+// heavy_barrier: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every thread of
+// this process that is running executes a full memory barrier before the call
+// returns (a thread not running passed one when it was switched out), then a
+// full fence here.  Falls back to the fence alone when membarrier is not
+// available, in which case light barriers are full fences too.
+void asymmetric_heavy_barrier() noexcept;
+
 // The real platform, for memory private to one process.
 struct NativePlatform {
   template <class T>
@@ -76,10 +140,13 @@ struct NativePlatform {
   template <class T>
   using cell = PlainCell<T>;
 
-  // Spin about 1-2 us (a pause is 10-140 cycles depending on the core), then
-  // yield twice, then sleep.  bench/cubby_bench.cpp measures the effect.
-  static constexpr unsigned spin_pauses = 256;
-  static constexpr unsigned spin_yields = 2;
+  // Spin 32 pauses (a pause is 10-140 cycles depending on the core), then
+  // yield up to 64 times, then sleep.  Yields are cheap when threads
+  // outnumber cores (the partner runs instead), and a sleep costs the sleeper
+  // a membarrier and a futex wait and its waker a futex wake; bench/README.md
+  // ("Spin budget") has the measurements behind the numbers.
+  static constexpr unsigned spin_pauses = 32;
+  static constexpr unsigned spin_yields = 64;
 
   static FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t channels,
                           const SteadyTime* deadline) noexcept {
@@ -91,6 +158,8 @@ struct NativePlatform {
   static void pause() noexcept { cpu_relax(); }
   static void yield() noexcept { std::this_thread::yield(); }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
+  static void light_barrier() noexcept { asymmetric_light_barrier(); }
+  static void heavy_barrier() noexcept { asymmetric_heavy_barrier(); }
 };
 
 // Under Relacy (model_check/relacy/), std::atomic is Relacy's model type, of

@@ -45,6 +45,13 @@ struct ModelPlatform {
   static void fence(std::memory_order mo, source_location where = source_location::current()) {
     detail::fence(mo, where);
   }
+  // The asymmetric pair, modelled as what it guarantees: two seq_cst fences.
+  static void light_barrier(source_location where = source_location::current()) {
+    detail::fence(std::memory_order_seq_cst, where);
+  }
+  static void heavy_barrier(source_location where = source_location::current()) {
+    detail::fence(std::memory_order_seq_cst, where);
+  }
 };
 
 }  // namespace cubby::mc

@@ -191,6 +191,9 @@ struct ModelPlatform {
   static void pause() { rl::yield(1, $); }
   static void yield() { rl::yield(1, $); }
   static void fence(std::memory_order mo) { mc::fence(mo); }
+  // The asymmetric pair, modelled as two seq_cst fences (see native.hpp).
+  static void light_barrier() { mc::fence(std::memory_order_seq_cst); }
+  static void heavy_barrier() { mc::fence(std::memory_order_seq_cst); }
 };
 using RelacyPlatform = ModelPlatform;
 
