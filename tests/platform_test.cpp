@@ -1,0 +1,156 @@
+// Unit tests of the platform layer: the futex wrapper, the backoff policy and
+// the asymmetric barrier pair.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "cubby/platform/backoff.hpp"
+#include "cubby/platform/cache_line.hpp"
+#include "cubby/platform/futex.hpp"
+#include "cubby/platform/native.hpp"
+
+namespace {
+
+using cubby::platform::FutexResult;
+using cubby::platform::NativePlatform;
+using Clock = std::chrono::steady_clock;
+
+TEST(Futex, WaitReturnsAtOnceWhenTheWordDiffers) {
+  std::atomic<std::uint32_t> word{1};
+  EXPECT_EQ(cubby::platform::futex_wait(&word, 2, cubby::platform::futex_all_channels, nullptr),
+            FutexResult::value_changed);
+}
+
+TEST(Futex, WaitTimesOutAtTheDeadline) {
+  std::atomic<std::uint32_t> word{0};
+  const auto start = Clock::now();
+  const cubby::platform::SteadyTime deadline = start + std::chrono::milliseconds(20);
+  FutexResult r = FutexResult::woken;
+  // A spurious wake-up is allowed; the deadline must come.
+  while ((r = cubby::platform::futex_wait(&word, 0, cubby::platform::futex_all_channels, &deadline)) ==
+         FutexResult::woken) {
+  }
+  EXPECT_EQ(r, FutexResult::timed_out);
+  EXPECT_GE(Clock::now(), deadline);
+}
+
+TEST(Futex, PastDeadlineTimesOutWithoutSleeping) {
+  std::atomic<std::uint32_t> word{0};
+  const cubby::platform::SteadyTime past = Clock::now() - std::chrono::seconds(1);
+  EXPECT_EQ(cubby::platform::futex_wait(&word, 0, cubby::platform::futex_all_channels, &past),
+            FutexResult::timed_out);
+}
+
+TEST(Futex, WakeReachesOnlyItsChannel) {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<int> woken{0};
+  std::thread sleeper([&] {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    // Sleeps on channel bit 3 until the word changes (the wake on bit 3).
+    while (word.load() == 0) {
+      if (cubby::platform::futex_wait(&word, 0, 1u << 3, &deadline) == FutexResult::timed_out) break;
+    }
+    woken.store(1);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // A wake on another channel wakes nobody.
+  EXPECT_EQ(cubby::platform::futex_wake(&word, INT32_MAX, 1u << 4), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(woken.load(), 0);
+  word.store(1);
+  int n = 0;
+  while (woken.load() == 0) {
+    n += cubby::platform::futex_wake(&word, INT32_MAX, 1u << 3);
+    std::this_thread::yield();
+  }
+  sleeper.join();
+  EXPECT_LE(n, 1);
+}
+
+TEST(Futex, SyscallsAreCounted) {
+  std::atomic<std::uint32_t> word{0};
+  const std::uint64_t before = cubby::platform::futex_syscall_count();
+  (void)cubby::platform::futex_wake(&word, 1, cubby::platform::futex_all_channels);
+  EXPECT_EQ(cubby::platform::futex_syscall_count(), before + 1);
+}
+
+struct TwoStepPlatform : NativePlatform {
+  static constexpr unsigned spin_pauses = 3;
+  static constexpr unsigned spin_yields = 2;
+};
+
+TEST(Backoff, SpinsThenYieldsThenTellsTheCallerToSleep) {
+  cubby::platform::Backoff<TwoStepPlatform> b;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.spin_once()) << i;
+  EXPECT_FALSE(b.spin_once());
+  EXPECT_FALSE(b.spin_once());
+  b.reset();
+  EXPECT_TRUE(b.spin_once());
+}
+
+// The asymmetric pair orders like two seq_cst fences: in store buffering
+// (x = 1; light; read y  ||  y = 1; heavy; read x) at least one thread sees
+// the other's store.  Two threads (no more: the machine may have two cores)
+// meet at a spin barrier before every round, so that they leave it together
+// and the stores really race; the reset of x and y for the next round is
+// ordered by the barrier.  Without the barriers (a compiler barrier in their
+// place) this harness sees both loads read 0 in many rounds.
+template <class Light, class Heavy>
+int store_buffering_both_zero(int rounds, Light light, Heavy heavy) {
+  std::atomic<int> arrived{0};
+  alignas(cubby::platform::cache_line_size) std::atomic<std::uint32_t> x{0};
+  alignas(cubby::platform::cache_line_size) std::atomic<std::uint32_t> y{0};
+  std::vector<int> r1(static_cast<std::size_t>(rounds));
+  std::vector<int> r2(static_cast<std::size_t>(rounds));
+  // meet: the k-th meeting of the two threads (k counts from 1).
+  auto meet = [&](int k) {
+    arrived.fetch_add(1, std::memory_order_acq_rel);
+    while (arrived.load(std::memory_order_acquire) < 2 * k) {
+    }  // no pause: it would widen the skew between the two threads leaving
+  };
+  auto side = [&](std::atomic<std::uint32_t>& mine, std::atomic<std::uint32_t>& theirs, std::vector<int>& seen,
+                  auto barrier) {
+    for (int i = 0; i < rounds; ++i) {
+      meet(2 * i + 1);  // both reset their own word before this
+      mine.store(1, std::memory_order_relaxed);
+      barrier();
+      seen[static_cast<std::size_t>(i)] = static_cast<int>(theirs.load(std::memory_order_relaxed));
+      meet(2 * i + 2);  // both have read
+      mine.store(0, std::memory_order_relaxed);
+    }
+  };
+  std::thread b([&] { side(y, x, r2, heavy); });
+  side(x, y, r1, light);
+  b.join();
+  int both_zero = 0;
+  for (std::size_t i = 0; i < r1.size(); ++i) both_zero += (r1[i] == 0 && r2[i] == 0) ? 1 : 0;
+  return both_zero;
+}
+
+// The control: the same harness with compiler barriers only must see the
+// reordering, or the test below proves nothing.  Skipped (not failed) where
+// the two threads cannot race closely enough: one core, or an unoptimised
+// build (dev), where leaving the spin skews the threads by more than a store
+// waits in the store buffer.  The asan and tsan builds (-O2) see it.
+TEST(AsymmetricBarrier, HarnessSeesStoreBufferingWithoutTheBarriers) {
+  const auto compiler_barrier = [] { std::atomic_signal_fence(std::memory_order_seq_cst); };
+  int both_zero = 0;
+  for (int attempt = 0; attempt < 10 && both_zero == 0; ++attempt) {
+    both_zero = store_buffering_both_zero(20000, compiler_barrier, compiler_barrier);
+  }
+  if (both_zero == 0) GTEST_SKIP() << "no store buffering observed in 200,000 rounds: the threads did not race here";
+  RecordProperty("both_zero", both_zero);
+}
+
+TEST(AsymmetricBarrier, StoreBufferingNeverReadsBothZero) {
+  const int both_zero = store_buffering_both_zero(
+      20000, [] { NativePlatform::light_barrier(); }, [] { NativePlatform::heavy_barrier(); });
+  EXPECT_EQ(both_zero, 0);
+  RecordProperty("membarrier", cubby::platform::detail::g_membarrier_ready.load() ? "registered" : "unavailable");
+}
+
+}  // namespace
