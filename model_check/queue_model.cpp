@@ -269,9 +269,9 @@ MC_TEST(queue_close_publishes, mc::Options{}.bound(2)) {
 }
 
 // A put that took its turn, constructed the value and then finds the closed
-// bit in advance()'s CAS returns `closed` (TurnSlot::put, "closed between the
-// wait and the publication"); it must still see what the closer did before
-// close() ([S3]).  Once found as a race: that path had read the bit only
+// flag behind its busy mark returns `closed` (TurnSlot::put, the [D3] check
+// before the publication); it must still see what the closer did before
+// close() ([S3]).  Once found as a race: that path had read the flag only
 // with relaxed loads; it now re-reads it with [S3] acquire.
 MC_TEST(queue_c1_late_put_closed, mc::Options{}.bound(1)) {
   struct S {

@@ -20,33 +20,45 @@ namespace {
 
 long sys_membarrier(int cmd) noexcept { return ::syscall(SYS_membarrier, cmd, 0U, 0); }
 
-// Registers this process for MEMBARRIER_CMD_PRIVATE_EXPEDITED (Linux 4.14),
-// once.  Until it succeeds light barriers are full fences, so nothing relies
-// on it; without it (old kernel, a seccomp filter) they stay full fences.
+// Registers this process for MEMBARRIER_CMD_PRIVATE_EXPEDITED (Linux 4.14).
+// Until it succeeds light barriers are full fences, so nothing relies on it;
+// without it (old kernel, a seccomp filter) they stay full fences.
 bool register_membarrier() noexcept {
   const long cmds = sys_membarrier(MEMBARRIER_CMD_QUERY);
   if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
   return sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
-// Static initialisation: before main, normally before any thread exists.
-// release: a thread that sees the flag also sees the registration done (the
-// registration itself is a syscall, the ordering is for the reader's sake).
-[[maybe_unused]] const bool g_registered = [] {
-  const bool ok = register_membarrier();
-  if (ok) detail::g_membarrier_ready.store(true, std::memory_order_release);
+// registered: the registration, once per process, thread-safe (a
+// function-local static).  The flag is set inside it, after the kernel
+// accepted the registration, so a thread that reads it true (a light barrier)
+// can only meet heavy barriers that call membarrier: each heavy barrier calls
+// this first, and waits here while another thread registers.
+bool registered() noexcept {
+  static const bool ok = [] {
+    const bool r = register_membarrier();
+    // release: the flag is read relaxed; nothing else is published by it.
+    if (r) detail::g_membarrier_ready.store(true, std::memory_order_release);
+    return r;
+  }();
   return ok;
-}();
+}
+
+// Register during static initialisation, so that light barriers are compiler
+// barriers from the start in the common case.  A user's global constructor
+// that runs earlier and already uses a primitive is safe: its light barriers
+// read false (full fences), and its heavy barriers register first.
+[[maybe_unused]] const bool g_registered_at_start = registered();
 
 }  // namespace
 
 void asymmetric_heavy_barrier() noexcept {
-  // relaxed: see asymmetric_light_barrier; once true it stays true.
-  if (detail::g_membarrier_ready.load(std::memory_order_relaxed)) {
+  if (registered()) {
     if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
       // A child of fork() may need its own registration (the kernel keeps it
-      // per address space); any other failure would break the pairing, and
-      // light barriers may already be compiler barriers only: give up loudly.
+      // per address space; Linux 6.x carries it over); any other failure
+      // would break the pairing with light barriers that are compiler
+      // barriers only: give up loudly.
       if (errno != EPERM || !register_membarrier() || sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
         std::fputs("cubby: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration\n", stderr);
         std::abort();

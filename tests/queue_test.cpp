@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <set>
@@ -403,6 +404,50 @@ TEST_P(QueueHole, PopSkipsHoleAfterClose) {
 }
 
 INSTANTIATE_TEST_SUITE_P(DrainFlavours, QueueHole, ::testing::Values(0, 1, 2, 3, 4));
+
+// close() waits out a put that missed the closed flag (TurnSlot::settle),
+// but that window runs no user code: a closer that holds a lock T's move
+// constructor needs must not deadlock with a pusher inside that constructor.
+struct LockingMove {
+  static std::mutex& lock() {
+    static std::mutex m;
+    return m;
+  }
+  static std::atomic<bool>& in_move() {
+    static std::atomic<bool> b{false};
+    return b;
+  }
+  int v = 0;
+  LockingMove() = default;
+  explicit LockingMove(int x) : v(x) {}
+  LockingMove(LockingMove&& o) noexcept : v(o.v) {
+    in_move().store(true);
+    const std::lock_guard<std::mutex> g(lock());
+  }
+  LockingMove& operator=(LockingMove&& o) noexcept {
+    v = o.v;
+    return *this;
+  }
+};
+
+TEST(Queue, CloseDoesNotWaitForUserCodeInAPush) {
+  Queue<LockingMove> q(4);
+  std::unique_lock<std::mutex> held(LockingMove::lock());
+  std::thread pusher([&] { (void)q.push(LockingMove{1}); });
+  while (!LockingMove::in_move().load()) std::this_thread::yield();
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    q.close();
+    closed.store(true);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!closed.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const bool returned = closed.load();
+  held.unlock();  // lets the pusher (and, on failure, the closer) finish
+  closer.join();
+  pusher.join();
+  EXPECT_TRUE(returned) << "close() waited for a push inside T's move constructor";
+}
 
 // Close in the middle of heavy traffic (holes appear at random): every value
 // pushed with ok is popped exactly once, every failed push kept its value,

@@ -45,7 +45,7 @@
 //                     cut-off tickets.
 //   pressure() == push_ - pop_: 0 empty, 1 full, k > 1 full with k-1 pushers
 //   waiting, k < 0 empty with -k poppers waiting.  Tickets wrap modulo 2^64
-//   (and turns modulo 2^20); StartTicket lets tests start next to the wrap.
+//   (and turns modulo 2^31); StartTicket lets tests start next to the wrap.
 // Why pop_ sits with the slot: a pop takes its ticket and then waits on and
 // empties the slot, so the popper touches one line; the pusher's counter
 // stays in the pusher's cache while it keeps pushing.  With both counters on

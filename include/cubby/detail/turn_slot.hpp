@@ -119,6 +119,9 @@ class TurnSlot {
     static_assert(std::is_nothrow_move_constructible_v<T>);
     const Word mine = at(turn);
     if (wait_until(turn, [&admitted](Word) { return !admitted(); }) != mine) return Status::closed;
+    // The turn is ours, so is the cell.  The value goes in before busy, so
+    // that the busy window (which close() waits out) runs no user code.
+    value_.write().construct(std::move(v));
     // [D3] relaxed store, light barrier, relaxed load: the Dekker pair with
     // the heavy barrier of whoever decides from the closed flag (take_with's
     // give-up, settle()).  relaxed: only this thread writes state_ now; the
@@ -129,10 +132,12 @@ class TurnSlot {
     if ((waiters_.load(std::memory_order_relaxed) & kClosed) != 0 && !admitted()) {
       (void)is_closed();  // [S3] acquire: what the closer did before close() is visible to our caller
       state_.store(mine, std::memory_order_relaxed);  // relaxed: nothing was published; only the owner writes
-      after_store(platform::futex_all_channels);      // a take that slept on busy re-decides
+      after_store(platform::futex_all_channels);      // a take or a settle() that slept on busy re-decides
+      // Still our turn (it never advanced): nobody else touches the cell.
+      v = std::move(value_.write().get());
+      value_.write().destroy();
       return Status::closed;
     }
-    value_.write().construct(std::move(v));
     // [S1] release: publishes the put's construction of the value to the
     // take that owns the next turn; pairs with [S2].
     state_.store(at(turn + 1), CUBBY_ORDER(S1, std::memory_order_release));
@@ -185,15 +190,24 @@ class TurnSlot {
     // whatever the closer did before close() is visible to a thread that
     // returns `closed` because of it.
     const std::uint64_t prev = waiters_.fetch_or(kClosed, CUBBY_ORDER(S3, std::memory_order_release));
-    if ((prev & kClosed) == 0) wake(platform::futex_all_channels);
+    // Only counted sleepers need the wake: one that counts itself in after
+    // this RMW reads the flag in its own RMW and does not sleep.
+    if ((prev & kClosed) == 0 && (prev & ~kClosed) != 0) wake(platform::futex_all_channels);
   }
   // settle: waits while a put that missed the flag is between its check and
-  // its publication.  Only after close() and a heavy barrier [D3] (which
-  // makes every such put's busy visible here).
+  // its publication (a few instructions, no user code; longer only if its
+  // thread is preempted there).  Only after close() and a heavy barrier [D3]
+  // (which makes every such put's busy visible here).  Spins, then sleeps as
+  // a counted waiter: the put's publication or retreat wakes it.
   void settle() noexcept {
-    // relaxed: only busy matters; [D3] made it visible, and the put clears it
-    // with its own store, which this loop waits for.
-    while (busy(state_.load(std::memory_order_relaxed))) Platform::yield();
+    platform::Backoff<Platform> backoff;
+    for (;;) {
+      // [S2] acquire, as every read of the word (only busy matters here).
+      const Word s = state_.load(CUBBY_ORDER(S2, std::memory_order_acquire));
+      if (!busy(s)) return;
+      if (backoff.spin_once()) continue;
+      sleep_at(turn_of(s), s, /*closed_seen=*/true);
+    }
   }
   void close_and_settle() noexcept {
     close();

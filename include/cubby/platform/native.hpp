@@ -90,9 +90,12 @@ inline void cpu_relax() noexcept {
 namespace detail {
 #ifdef CUBBY_TSAN
 // ThreadSanitizer does not model fences (GCC rejects them under
-// -fsanitize=thread); a seq_cst RMW on a word of its own is a full barrier on
-// the hardware it runs on, which is what the pair needs there.
-inline std::atomic<std::uint32_t> g_fence_word{0};
+// -fsanitize=thread); a seq_cst RMW is a full barrier on x86-64, where the
+// sanitizer builds run.  One word per thread, so that the stand-in gives
+// ThreadSanitizer no happens-before edges between threads (which could hide a
+// race).  (On AArch64 an RMW is not a full barrier; there this stand-in would
+// be too weak, which a TSan build would not report, only the hardware.)
+inline thread_local std::atomic<std::uint32_t> t_fence_word{0};
 #endif
 }  // namespace detail
 
@@ -100,7 +103,7 @@ inline std::atomic<std::uint32_t> g_fence_word{0};
 inline void full_fence() noexcept {
 #ifdef CUBBY_TSAN
   // seq_cst RMW: a locked instruction, a full barrier (see above).
-  detail::g_fence_word.fetch_add(0, std::memory_order_seq_cst);
+  detail::t_fence_word.fetch_add(0, std::memory_order_seq_cst);
 #else
   // The builtin (what std::atomic_thread_fence calls), so that a Relacy
   // build, which replaces std's fences with its own, still compiles this.
@@ -110,7 +113,9 @@ inline void full_fence() noexcept {
 
 namespace detail {
 // Whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is registered for this
-// process (src/futex.cpp sets it once, during static initialisation).
+// process.  src/barrier.cpp sets it once, inside the registration, which runs
+// during static initialisation or at the first heavy barrier, whichever comes
+// first; every heavy barrier waits for the registration to finish.
 extern std::atomic<bool> g_membarrier_ready;
 }  // namespace detail
 
@@ -118,7 +123,10 @@ extern std::atomic<bool> g_membarrier_ready;
 // running thread of the process (membarrier registered), a full fence when it
 // cannot.  relaxed: the flag only chooses the barrier; it goes from false to
 // true once, and a thread that still reads false takes the full fence, which
-// pairs with either heavy barrier.
+// pairs with either heavy barrier.  A thread that reads true pairs only with
+// a membarrier: every heavy barrier first waits for the registration (a
+// function-local static in src/barrier.cpp) and then calls membarrier, so
+// none can be a bare fence once the flag is true.
 inline void asymmetric_light_barrier() noexcept {
   if (detail::g_membarrier_ready.load(std::memory_order_relaxed)) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // a compiler barrier (see full_fence for the builtin)
