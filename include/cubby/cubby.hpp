@@ -198,7 +198,11 @@ class Cubby {
 
   // put: push ticket t's deposit (see admitted).
   Status put(std::uint64_t t, T& v) noexcept {
-    return slot().put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); });
+    // Guard::ordered: by the close rule, a put that is not admitted owns its
+    // turn only after pop P+1 (which saw the closed flag) handed it on, so
+    // the flag reaches the put through the turn word; no busy mark needed
+    // (the model tests pass exhaustively with [D3] left out).
+    return slot().put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); }, Slot::Guard::ordered);
   }
   // take: pop ticket t's receipt.  Before close, its own turn; once closed it
   // waits only if value_for(t) names a value, which is then bound to come.

@@ -114,25 +114,39 @@ class TurnSlot {
   // admitted(): consulted only once the closed flag is seen: whether this put
   // still completes after close.  An admitted put keeps waiting for its turn
   // (which the dispatcher guarantees will come); the others return closed.
+  //
+  // Guard: how the put's closed check is made safe against a take that gives
+  // up (and close() settling).  Guard::busy (the default) marks the put busy
+  // around the check ([D3]).  Guard::ordered omits the mark, for a dispatcher
+  // whose close rule keeps every put that is not admitted from owning its
+  // turn until after the closed flag was seen by the previous turn's owner,
+  // so that the flag is ordered before the put's check by the turn word
+  // ([S3] then [S1]/[S2]): Cubby (cubby.hpp, "The close rule").
+  enum class Guard { busy, ordered };
   template <class Admitted>
-  Status put(Word turn, T& v, Admitted admitted) noexcept {
+  Status put(Word turn, T& v, Admitted admitted, Guard guard = Guard::busy) noexcept {
     static_assert(std::is_nothrow_move_constructible_v<T>);
     const Word mine = at(turn);
     if (wait_until(turn, [&admitted](Word) { return !admitted(); }) != mine) return Status::closed;
     // The turn is ours, so is the cell.  The value goes in before busy, so
     // that the busy window (which close() waits out) runs no user code.
     value_.write().construct(std::move(v));
-    // [D3] relaxed store, light barrier, relaxed load: the Dekker pair with
-    // the heavy barrier of whoever decides from the closed flag (take_with's
-    // give-up, settle()).  relaxed: only this thread writes state_ now; the
-    // barrier, not the store's order, is what the pair needs.
-    state_.store(mine | kBusy, std::memory_order_relaxed);
-    if (CUBBY_KEEP(D3)) Platform::light_barrier();
-    // relaxed: [D3] makes the flag fresh enough; is_closed() below acquires.
+    if (guard == Guard::busy) {
+      // [D3] relaxed store, light barrier, relaxed load: the Dekker pair with
+      // the heavy barrier of whoever decides from the closed flag (take_with's
+      // give-up, settle()).  relaxed: only this thread writes state_ now; the
+      // barrier, not the store's order, is what the pair needs.
+      state_.store(mine | kBusy, std::memory_order_relaxed);
+      if (CUBBY_KEEP(D3)) Platform::light_barrier();
+    }
+    // relaxed: [D3] (or, for Guard::ordered, the turn's acquire [S2]) makes
+    // the flag fresh enough; is_closed() below acquires.
     if ((waiters_.load(std::memory_order_relaxed) & kClosed) != 0 && !admitted()) {
       (void)is_closed();  // [S3] acquire: what the closer did before close() is visible to our caller
-      state_.store(mine, std::memory_order_relaxed);  // relaxed: nothing was published; only the owner writes
-      after_store(platform::futex_all_channels);      // a take or a settle() that slept on busy re-decides
+      if (guard == Guard::busy) {
+        state_.store(mine, std::memory_order_relaxed);  // relaxed: nothing was published; only the owner writes
+        after_store(platform::futex_all_channels);      // a take or a settle() that slept on busy re-decides
+      }
       // Still our turn (it never advanced): nobody else touches the cell.
       v = std::move(value_.write().get());
       value_.write().destroy();
