@@ -53,9 +53,10 @@
 // across as well as the slot's (bench/README.md, "Round trip").
 //
 // Costs (uncontended): push = one fetch_add on the counter line; on the slot
-// line one acquire load, two plain stores and one load of the turn slot, the
-// value copy; pop = one acquire load (closed?), one fetch_add, one acquire
-// load, one plain store and one load, all on the slot line.  The handoff
+// line one acquire load of the turn, the value copy, a load of the waiter
+// word (closed?), one plain store and a load of the waiter word again; pop =
+// one acquire load (closed?), one fetch_add, one acquire load, one plain
+// store and one load, all on the slot line.  The handoff
 // itself has no RMW and no fence (detail/turn_slot.hpp); no syscall unless a
 // thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
 #pragma once
