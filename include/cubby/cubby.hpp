@@ -172,8 +172,8 @@ class Cubby {
 
   // The close rule, in tickets (F, P: close()'s own push and pop tickets;
   // differences are taken modulo 2^64 as signed).  Asked only once the closed
-  // bit has been seen; the acquire re-load of the bit ([S3]) makes F and P
-  // visible whatever load saw the bit first.
+  // flag has been seen; the acquire re-load of the flag ([S3]) makes F and P
+  // visible whatever load saw the flag first.
   //   admitted(t):   push t completes: t < F (it arrived before close) and
   //                  t <= P (pop t-1 had arrived, so the slot was logically
   //                  its own).  Its turn is bound to come: every pop before

@@ -134,7 +134,7 @@ class TicketDispatch {
   // ---- the close cut-off (Cubby) ----
   // begin_close: true for the one close() that performs the close.
   // acq_rel: only elects the first closer; later closers wait for the slot's
-  // closed bit, which is what orders them.
+  // closed flag, which is what orders them.
   bool begin_close() noexcept { return close_->closing.exchange(1, std::memory_order_acq_rel) == 0; }
   // take_close_tickets: close() takes push ticket F and then pop ticket P for
   // itself; taking P is the linearization point of close().  Nobody deposits
@@ -152,7 +152,7 @@ class TicketDispatch {
     // relaxed: published by [S3].
     close_->pop.store(p, std::memory_order_relaxed);
   }
-  // The close tickets; only after the closed bit was seen with an acquire.
+  // The close tickets; only after the closed flag was seen with an acquire.
   // relaxed: see take_close_tickets.
   std::uint64_t close_push() const noexcept { return close_->push.load(std::memory_order_relaxed); }
   // relaxed: published by [S3], as close_push.
