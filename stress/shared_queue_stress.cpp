@@ -27,6 +27,7 @@
 
 #include "cubby/shared_queue.hpp"
 #include "harness/conservation.hpp"
+#include "harness/child_process.hpp"
 
 namespace cubby::stress {
 namespace {
@@ -132,28 +133,6 @@ int consumer_main(Shared::queue_type& q, unsigned c, std::uint64_t seed, unsigne
       me.last[p] = n;
     }
   }
-}
-
-// spawn: runs f in a child that leaves with _exit(f's result).
-template <class F>
-pid_t spawn(F f) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 99;
-    try {
-      code = f();
-    } catch (...) {
-      code = 98;
-    }
-    ::_exit(code);
-  }
-  return pid;
-}
-
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
 }
 
 void run_shared_queue(Run& run) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cubby/queue.hpp"
+#include "harness/child_process.hpp"
 
 using namespace std::chrono_literals;
 using cubby::Queue;
@@ -32,28 +33,8 @@ std::string unique_name(const char* what) {
   return "/cubby-test-" + std::string(what) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
 }
 
-// Runs f in a child process; returns its exit code (f's result).  The child
-// leaves with _exit so that no test-framework teardown runs twice.
-template <class F>
-pid_t spawn(F f) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 99;
-    try {
-      code = f();
-    } catch (...) {
-      code = 98;
-    }
-    ::_exit(code);
-  }
-  return pid;
-}
-
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
-}
+using cubby::stress::spawn;
+using cubby::stress::wait_exit_code;
 
 }  // namespace
 
