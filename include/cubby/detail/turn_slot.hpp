@@ -231,6 +231,7 @@ class TurnSlot {
 
   // is_closed: acquire, pairs with [S3].
   bool is_closed() const noexcept {
+    // [S3] acquire: pairs with close()'s release RMW.
     return (waiters_.load(CUBBY_ORDER(S3, std::memory_order_acquire)) & kClosed) != 0;
   }
 

@@ -128,6 +128,7 @@ extern std::atomic<bool> g_membarrier_ready;
 // function-local static in src/barrier.cpp) and then calls membarrier, so
 // none can be a bare fence once the flag is true.
 inline void asymmetric_light_barrier() noexcept {
+  // relaxed: only chooses the barrier (see above).
   if (detail::g_membarrier_ready.load(std::memory_order_relaxed)) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // a compiler barrier (see full_fence for the builtin)
   } else {
