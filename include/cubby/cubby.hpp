@@ -131,12 +131,14 @@ class Cubby {
   // close: every waiter wakes; see the class comment.  Idempotent; returns
   // once the cubby is closed, also when another thread's close() does it.
   void close() noexcept {
+    // No settle() after the slot's close: the cubby's puts never mark
+    // themselves busy (Guard::ordered, see put).
     if (dispatch().begin_close()) {
       dispatch().take_close_tickets();  // published by the slot's close [S3]
+      slot().close();
     } else {
       while (!slot().is_closed()) Platform::yield();
     }
-    slot().close_and_settle();  // idempotent: later closers settle too
   }
   bool is_closed() const noexcept { return slot().is_closed(); }
 

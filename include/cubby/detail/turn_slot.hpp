@@ -197,8 +197,7 @@ class TurnSlot {
 
   // close: marks the slot closed and wakes every sleeper.  Once settle() has
   // also run (after one heavy barrier for any number of slots, see Queue),
-  // no put can complete that is not admitted.  close_and_settle: both, for
-  // one slot.
+  // no put that marks itself busy (Guard::busy) can complete unadmitted.
   void close() noexcept {
     // [S3] release: pairs with the acquire loads of the flag (is_closed);
     // whatever the closer did before close() is visible to a thread that
@@ -222,11 +221,6 @@ class TurnSlot {
       if (backoff.spin_once()) continue;
       sleep_at(turn_of(s), s, /*closed_seen=*/true);
     }
-  }
-  void close_and_settle() noexcept {
-    close();
-    if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
-    settle();
   }
 
   // is_closed: acquire, pairs with [S3].
