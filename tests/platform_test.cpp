@@ -154,3 +154,43 @@ TEST(AsymmetricBarrier, StoreBufferingNeverReadsBothZero) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- thread indices
+
+TEST(ThreadIndex, DistinctAmongLiveThreadsAndReusedAfterExit) {
+  using cubby::platform::thread_index;
+  using cubby::platform::thread_index_bound;
+  const std::uint32_t mine = thread_index();
+  EXPECT_GE(mine, 1u);
+  EXPECT_EQ(thread_index(), mine);  // stable
+  EXPECT_LE(mine, thread_index_bound());
+  // Four threads alive at once get four distinct indices, none ours.
+  std::vector<std::uint32_t> seen(4);
+  std::atomic<int> arrived{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&, i] {
+      seen[static_cast<std::size_t>(i)] = thread_index();
+      arrived.fetch_add(1);
+      while (arrived.load() < 4) std::this_thread::yield();  // all alive together
+    });
+  }
+  for (auto& t : ts) t.join();
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_NE(seen[i], mine);
+    EXPECT_GE(seen[i], 1u);
+    EXPECT_LE(seen[i], thread_index_bound());
+    for (std::size_t j = 0; j < i; ++j) EXPECT_NE(seen[i], seen[j]);
+  }
+  // Threads that run one after another reuse the smallest free index, so
+  // the bound does not grow with the number of threads ever started.
+  const std::uint32_t bound = thread_index_bound();
+  std::uint32_t first = 0;
+  for (int i = 0; i < 50; ++i) {
+    std::uint32_t got = 0;
+    std::thread([&] { got = thread_index(); }).join();
+    if (i == 0) first = got;
+    EXPECT_EQ(got, first) << "thread " << i;
+  }
+  EXPECT_EQ(thread_index_bound(), bound);
+}

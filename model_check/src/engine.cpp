@@ -1379,6 +1379,8 @@ void futex_wake(std::uint32_t id, std::uint32_t channels, const source_location&
   g_engine->futex_wake(id, channels, where);
 }
 void cell_new(CellMeta& m, const source_location& where) { engine().cell_new(m, where); }
+std::uint32_t thread_index() { return engine().cur + 1; }
+std::uint32_t thread_index_bound() { return static_cast<std::uint32_t>(engine().exec.threads_.size()) + 1; }
 void cell_access(CellMeta& m, bool write, const source_location& where) { g_engine->cell_access(m, write, where); }
 
 void assert_failed(const char* expr, const source_location& where) {

@@ -117,6 +117,10 @@ struct IpcPlatform {
   // of one process only, and the other side may run in another.
   static void light_barrier() noexcept { full_fence(); }
   static void heavy_barrier() noexcept { full_fence(); }
+  // Indices of this process's threads (a per-thread cache keyed by them
+  // would be private to the process).
+  static std::uint32_t thread_index() noexcept { return platform::thread_index(); }
+  static std::uint32_t thread_index_bound() noexcept { return platform::thread_index_bound(); }
 };
 
 // SharedMemory: a POSIX shared-memory segment (shm_open + mmap), mapped

@@ -38,6 +38,14 @@
 //       syscall.  A checker models both as seq_cst fences.
 //   static constexpr unsigned spin_pauses, spin_yields;
 //       how long a blocking wait spins before it sleeps (see backoff.hpp).
+//   static std::uint32_t thread_index();  static std::uint32_t thread_index_bound();
+//       A small number naming the calling thread among the live threads: 1,
+//       2, ..., never shared by two live threads; an exited thread's index is
+//       reused, and everything the exited thread did happens-before the
+//       reuse.  no_thread_index for a thread that has none (beyond
+//       max_thread_indices threads, or during its thread-local destructors).
+//       thread_index_bound(): no live thread's index exceeds it (grows only).
+//       The message pool keys its per-thread caches by it.
 #pragma once
 
 #include <atomic>
@@ -142,6 +150,35 @@ inline void asymmetric_light_barrier() noexcept {
 // available, in which case light barriers are full fences too.
 void asymmetric_heavy_barrier() noexcept;
 
+// ---- thread indices (see the seam above) ----
+inline constexpr std::uint32_t no_thread_index = 0xFFFFFFFFu;
+inline constexpr std::uint32_t max_thread_indices = 4096;
+
+namespace detail {
+// This thread's index, 0 until its first thread_index() call.  Trivial and
+// constant-initialised, so reading it is one thread-local load.
+inline thread_local std::uint32_t t_thread_index = 0;
+// assign_thread_index: gives this thread the smallest free index (or
+// no_thread_index), and arranges for its release at thread exit.  Cold;
+// src/thread_index.cpp.
+std::uint32_t assign_thread_index() noexcept;
+// The highest index ever assigned.  src/thread_index.cpp.
+extern std::atomic<std::uint32_t> g_thread_index_bound;
+}  // namespace detail
+
+inline std::uint32_t thread_index() noexcept {
+  const std::uint32_t i = detail::t_thread_index;
+  if (i != 0) [[likely]]
+    return i;
+  return detail::assign_thread_index();
+}
+// thread_index_bound: relaxed: it only grows; a thread that has seen an
+// index's owner act (happens-before) reads a bound at least that index, by
+// coherence (the owner raised the bound before its first act).
+inline std::uint32_t thread_index_bound() noexcept {
+  return detail::g_thread_index_bound.load(std::memory_order_relaxed);
+}
+
 // The real platform, for memory private to one process.
 struct NativePlatform {
   template <class T>
@@ -169,6 +206,8 @@ struct NativePlatform {
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
   static void light_barrier() noexcept { asymmetric_light_barrier(); }
   static void heavy_barrier() noexcept { asymmetric_heavy_barrier(); }
+  static std::uint32_t thread_index() noexcept { return platform::thread_index(); }
+  static std::uint32_t thread_index_bound() noexcept { return platform::thread_index_bound(); }
 };
 
 // Under Relacy (model_check/relacy/), std::atomic is Relacy's model type, of

@@ -219,6 +219,11 @@ void yield(const char* what, const source_location& where);
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where);
 void futex_wake(std::uint32_t id, std::uint32_t channels, const source_location& where);
+// thread_index: the running model thread's index (the main thread 1, model
+// thread t is t + 1); thread_index_bound: the highest index of this
+// execution's threads.  Not steps: a thread's identity is not shared state.
+std::uint32_t thread_index();
+std::uint32_t thread_index_bound();
 
 void cell_new(CellMeta& m, const source_location& where);
 void cell_access(CellMeta& m, bool write, const source_location& where);

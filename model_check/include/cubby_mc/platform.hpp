@@ -52,6 +52,8 @@ struct ModelPlatform {
   static void heavy_barrier(source_location where = source_location::current()) {
     detail::fence(std::memory_order_seq_cst, where);
   }
+  static std::uint32_t thread_index() { return detail::thread_index(); }
+  static std::uint32_t thread_index_bound() { return detail::thread_index_bound(); }
 };
 
 }  // namespace cubby::mc

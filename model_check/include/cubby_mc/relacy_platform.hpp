@@ -194,6 +194,9 @@ struct ModelPlatform {
   // The asymmetric pair, modelled as two seq_cst fences (see native.hpp).
   static void light_barrier() { mc::fence(std::memory_order_seq_cst); }
   static void heavy_barrier() { mc::fence(std::memory_order_seq_cst); }
+  // Relacy numbers its threads from 0.
+  static std::uint32_t thread_index() { return static_cast<std::uint32_t>(rl::ctx().current_thread()) + 1; }
+  static std::uint32_t thread_index_bound() { return static_cast<std::uint32_t>(rl::ctx().get_thread_count()); }
 };
 using RelacyPlatform = ModelPlatform;
 
