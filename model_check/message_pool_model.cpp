@@ -88,9 +88,19 @@ struct Pool {
     MC_ASSERT(res.bad_frees() == 0);    // nothing destroyed twice
   }
 
+  // fixed: the engine's own blocks: the node array, and the cache array if
+  // it has caches.
+  std::size_t fixed() noexcept { return e().options().thread_caches == 0 ? 1 : 2; }
+
   CountingResource res;
   alignas(Engine) unsigned char engine_bytes[sizeof(Engine)];
 };
+
+// Options for the tests: `caches` per-thread caches (enough for the main
+// thread, index 1, and three model threads).
+MessagePoolOptions opts(std::uint32_t initial, std::uint32_t max, std::uint32_t caches = 4) {
+  return MessagePoolOptions{.initial_pooled = initial, .max_pooled = max, .thread_caches = caches};
+}
 
 Message* get(Engine& e, Strategy s) {
   cubby::GetResult r = e.get(s);
@@ -146,12 +156,16 @@ struct Owners {
 // never handed to two owners at once, and each owner's use of it happens
 // before the next owner's (the stamp cell is race-checked).  pool_only may
 // return null only while the other thread holds both messages.
-MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) {
+// get_put_exclusive runs it with `caches` per-thread caches: none (the
+// stack alone: [P1][P2]) or four (puts fill the threads' caches, gets take
+// from their own and steal from the others': [P4]).
+static void get_put_exclusive(mc::Exec& t, std::uint32_t caches) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 2, .max_pooled = 2}};
+    explicit S(std::uint32_t caches) : p{opts(2, 2, caches)} {}
+    Pool p;
     Owners<2> o;
   };
-  auto* s = mc::make<S>();
+  auto* s = mc::make<S>(caches);
   s->o.learn(s->p.e());
   auto body = [s](int me) {
     for (int round = 0; round < 2; ++round) {
@@ -181,6 +195,86 @@ MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) {
   });
 }
 
+MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) { get_put_exclusive(t, 0); }
+MC_TEST(pool_get_put_exclusive_cached, mc::Options{}.bound(1)) { get_put_exclusive(t, 4); }
+
+// [P4] One message handed from cache to cache: the main thread's put (in
+// setup) leaves it in its cache; T1 and T2 each get it with pool_only (from
+// whichever cache holds it: the main thread's or the other's), use it and
+// put it back into their own.  Uses are exclusive and ordered (stamps):
+// weakening [P4] lets T2 take it from T1's cache without seeing T1's use.
+MC_TEST(pool_cache_handoff, mc::Options{}.bound(2)) {
+  struct S {
+    Pool p{opts(1, 1)};
+    Owners<1> o;
+  };
+  auto* s = mc::make<S>();
+  s->o.learn(s->p.e());
+  auto body = [s](int me) {
+    Message* m = get(s->p.e(), Strategy::pool_only);
+    if (m == nullptr) return;  // the other thread holds it
+    s->o.own(m, me);
+    m->header.user = static_cast<std::uint64_t>(me);
+    s->o.disown(m, me);
+    s->p.e().put(m);
+  };
+  t.thread([body] { body(1); });
+  t.thread([body] { body(2); });
+  t.after([s] {
+    MC_ASSERT(s->p.e().live_messages() == 1);
+    Message* m = get(s->p.e(), Strategy::pool_only);
+    MC_ASSERT(m == s->o.msg[0] && m->header.user == 0);
+    MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
+    s->p.e().put(m);
+    s->p.finish();
+    mc::destroy(s);
+  });
+}
+
+// [P6] pool_only's null is exact across caches.  Two messages: x pooled in
+// the main thread's cache, y held by T1.  T1 puts y (into its own cache)
+// and raises a flag; T2, once it sees the flag, takes one message (x, or y);
+// T3 gets with pool_only.  One of the two is pooled at every moment (T2
+// takes one, after y's put), so T3 must get one.  Weakening [P6] lets T3 read
+// x's cache emptied by T2 without seeing y's put (T2 saw it), in both
+// passes: a null while y is pooled.
+MC_TEST(pool_only_exact_across_caches,
+        mc::Options{}.mode(mc::Search::pct).runs(20000).depth(3).with_seed(11)) {
+  struct S {
+    Pool p{opts(2, 2)};
+    Message* y = nullptr;
+    Message* t2 = nullptr;
+    Message* t3 = nullptr;
+    mc::atomic<int> flag{0};
+  };
+  auto* s = mc::make<S>();
+  Message* x = get(s->p.e(), Strategy::pool_only);
+  s->y = get(s->p.e(), Strategy::pool_only);
+  MC_ASSERT(x != nullptr && s->y != nullptr);
+  s->p.e().put(x);  // into the main thread's cache
+  t.thread([s] {
+    s->p.e().put(s->y);
+    s->flag.store(1, std::memory_order_release);
+  });
+  t.thread([s] {
+    if (s->flag.load(std::memory_order_acquire) == 1) {
+      s->t2 = get(s->p.e(), Strategy::pool_only);
+      MC_ASSERT(s->t2 != nullptr);
+    }
+  });
+  t.thread([s] {
+    s->t3 = get(s->p.e(), Strategy::pool_only);
+    MC_ASSERT(s->t3 != nullptr);
+  });
+  t.after([s] {
+    s->p.e().put(s->t2);
+    s->p.e().put(s->t3);
+    MC_ASSERT(s->p.e().live_messages() == 2);
+    s->p.finish();
+    mc::destroy(s);
+  });
+}
+
 // pool_only returns null only when the pool is empty.  One message; T1
 // takes it and puts it back, marking its phase (1: getting or holding, 2:
 // put back) with seq_cst stores; T2 gets with pool_only and reads the phase
@@ -194,7 +288,7 @@ MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) {
 // right in it (it was empty when T2 looked), the marks are not.
 MC_TEST(pool_only_null_only_when_empty, mc::Options{}.bound(2)) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}};
+    Pool p{opts(1, 1)};
     mc::atomic<int> phase{0};
     bool got1 = false, got2 = false;
     int before = -1, after = -1;
@@ -229,7 +323,7 @@ MC_TEST(pool_only_null_only_when_empty, mc::Options{}.bound(2)) {
 // memory released) whichever put runs first, neither twice.
 MC_TEST(pool_put_beyond_max_destroys, mc::Options{}.bound(2)) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 0, .max_pooled = 1}};
+    Pool p{opts(0, 1)};
     Message* a = nullptr;
     Message* b = nullptr;
     const Message* placed = nullptr;
@@ -238,13 +332,13 @@ MC_TEST(pool_put_beyond_max_destroys, mc::Options{}.bound(2)) {
   s->a = get(s->p.e(), Strategy::always);
   s->b = get(s->p.e(), Strategy::always);
   s->placed = s->a;
-  MC_ASSERT(s->a != nullptr && s->b != nullptr && s->p.res.outstanding() == 3);  // node array + 2
+  MC_ASSERT(s->a != nullptr && s->b != nullptr && s->p.res.outstanding() == s->p.fixed() + 2);
   t.thread([s] { s->p.e().put(s->a); });
   t.thread([s] { s->p.e().put(s->b); });
   t.after([s] {
     MC_ASSERT(s->a == nullptr && s->b == nullptr);
     MC_ASSERT(s->p.e().live_messages() == 1);
-    MC_ASSERT(s->p.res.outstanding() == 2);  // node array + the pooled one
+    MC_ASSERT(s->p.res.outstanding() == s->p.fixed() + 1);  // + the pooled one
     Message* m = get(s->p.e(), Strategy::pool_only);
     MC_ASSERT(m == s->placed);
     MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
@@ -262,7 +356,7 @@ MC_TEST(pool_put_beyond_max_destroys, mc::Options{}.bound(2)) {
 // is never destroyed, and m alone ends pooled.
 MC_TEST(pool_placed_and_placeless_puts, mc::Options{}.bound(2)) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}};
+    Pool p{opts(1, 1)};
     Owners<1> o;
   };
   auto* s = mc::make<S>();
@@ -285,7 +379,7 @@ MC_TEST(pool_placed_and_placeless_puts, mc::Options{}.bound(2)) {
   });
   t.after([s] {
     MC_ASSERT(s->p.e().live_messages() == 1);
-    MC_ASSERT(s->p.res.outstanding() == 2);  // node array + m
+    MC_ASSERT(s->p.res.outstanding() == s->p.fixed() + 1);  // + m
     Message* m = get(s->p.e(), Strategy::pool_only);
     MC_ASSERT(m == s->o.msg[0]);
     MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
@@ -298,27 +392,34 @@ MC_TEST(pool_placed_and_placeless_puts, mc::Options{}.bound(2)) {
 // ------------------------------------------------------------- shutdown ----
 
 // [P3] shutdown racing put: afterwards nothing is pooled and nothing leaked.
+// Without caches the put pushes onto the stack.
 // Either the put sees the flag (and destroys or drains itself), or
 // shutdown's drain sees the pushed message.  Weakening [P3] (shutdown's
 // no-op RMW relaxed) lets the put's push follow the RMW without seeing the
 // flag, while the drain misses the push: the message stays pooled.
-MC_TEST(pool_shutdown_races_put, mc::Options{}.bound(2)) {
+static void shutdown_races_put(mc::Exec& t, std::uint32_t caches) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 0, .max_pooled = 2}};
+    explicit S(std::uint32_t caches) : p{opts(0, 2, caches)} {}
+    Pool p;
     Message* m = nullptr;
   };
-  auto* s = mc::make<S>();
+  auto* s = mc::make<S>(caches);
   s->m = get(s->p.e(), Strategy::always);
   t.thread([s] { s->p.e().put(s->m); });
   t.thread([s] { s->p.e().shutdown(); });
   t.after([s] {
     MC_ASSERT(s->m == nullptr);
     MC_ASSERT(s->p.e().live_messages() == 0);  // nothing pooled after shutdown
-    MC_ASSERT(s->p.res.outstanding() == 1);    // only the node array
+    MC_ASSERT(s->p.res.outstanding() == s->p.fixed());  // nothing but the engine's own
     s->p.finish();
     mc::destroy(s);
   });
 }
+
+MC_TEST(pool_shutdown_races_put, mc::Options{}.bound(2)) { shutdown_races_put(t, 0); }
+// [P5] The same with caches: the put fills T1's cache.  Weakening [P5] (no
+// barriers) lets the put miss the flag and the drain miss the message.
+MC_TEST(pool_shutdown_races_cached_put, mc::Options{}.bound(2)) { shutdown_races_put(t, 4); }
 
 // [P3] shutdown while users hold messages: `a` (an initial one) and `b`
 // (created with the second place) are placed, `c` (created after) has none.
@@ -327,7 +428,7 @@ MC_TEST(pool_shutdown_races_put, mc::Options{}.bound(2)) {
 // (then shutdown's drain finds it), and nothing leaks.
 MC_TEST(pool_shutdown_with_held_messages, mc::Options{}.bound(2)) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 2}};
+    Pool p{opts(1, 2)};
     Message* a = nullptr;
     Message* b = nullptr;
     Message* c = nullptr;
@@ -349,7 +450,7 @@ MC_TEST(pool_shutdown_with_held_messages, mc::Options{}.bound(2)) {
   t.after([s] {
     MC_ASSERT(s->a == nullptr && s->b == nullptr && s->c == nullptr);
     MC_ASSERT(s->p.e().live_messages() == 0);  // nothing pooled after shutdown
-    MC_ASSERT(s->p.res.outstanding() == 1);    // only the node array
+    MC_ASSERT(s->p.res.outstanding() == s->p.fixed());  // nothing but the engine's own
     MC_ASSERT(s->p.res.bad_frees() == 0);      // nothing destroyed twice
     s->p.finish();
     mc::destroy(s);
@@ -362,7 +463,7 @@ MC_TEST(pool_shutdown_with_held_messages, mc::Options{}.bound(2)) {
 MC_TEST(pool_shutdown_races_get_put,
         mc::Options{}.mode(mc::Search::pct).runs(20000).depth(3).with_seed(7)) {
   struct S {
-    Pool p{MessagePoolOptions{.initial_pooled = 1, .max_pooled = 2}};
+    Pool p{opts(1, 2)};
     Message* a = nullptr;
   };
   auto* s = mc::make<S>();
@@ -382,7 +483,7 @@ MC_TEST(pool_shutdown_races_get_put,
   t.after([s] {
     MC_ASSERT(s->p.e().is_shut_down());
     MC_ASSERT(s->p.e().live_messages() == 0);
-    MC_ASSERT(s->p.res.outstanding() == 1);  // only the node array
+    MC_ASSERT(s->p.res.outstanding() == s->p.fixed());  // nothing but the engine's own
     s->p.finish();
     mc::destroy(s);
   });

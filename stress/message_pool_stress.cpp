@@ -3,7 +3,8 @@
 //   message-pool         threads get (pool_only / always), put, put null, use
 //                        OwnedMessage, resize bodies and hand messages to each
 //                        other through a cubby::Queue<Message*>; every epoch a
-//                        fresh engine with random options, half of them shut
+//                        fresh engine with random options (per-thread caches
+//                        included), half of them shut
 //                        down while the threads are busy: exclusive
 //                        ownership, reset on reuse, no leak
 //   message-pool-faults  the same over a resource that fails every n-th
@@ -401,6 +402,9 @@ void run_message_pool(Run& run, bool faults) {
     options.initial_pooled = static_cast<std::uint32_t>(rng.below(17));
     options.max_pooled = options.initial_pooled + static_cast<std::uint32_t>(rng.below(rng.chance(20) ? 2 : 49));
     options.body_reserve = rng.chance(30) ? 1 + rng.below(256) : 0;
+    // Per-thread caches: none, fewer than the threads (the rest use the
+    // stack), or the default.
+    options.thread_caches = rng.chance(20) ? 0 : rng.chance(30) ? 1 + static_cast<std::uint32_t>(rng.below(4)) : 64;
     const std::uint64_t every = faults ? kFailEvery[rng.below(std::size(kFailEvery))] : 0;
     for (unsigned attempt = 0;; ++attempt) {
       resource.fail_every(attempt < 3 ? every : 0);

@@ -273,8 +273,8 @@ TEST(MessagePool, PlacelessMessageDestroyedWhilePlacedOnesAreHeld) {
     EXPECT_EQ(e.live_messages(), 2u);
     Message* x = must_get(e, Strategy::pool_only);
     Message* y = must_get(e, Strategy::pool_only);
-    EXPECT_EQ(x, pa);  // LIFO
-    EXPECT_EQ(y, pb);
+    EXPECT_EQ(x, pb);  // this thread's cache (filled by its first put) first,
+    EXPECT_EQ(y, pa);  // then the stack
     r = e.get(Strategy::pool_only);
     ASSERT_TRUE(r);
     EXPECT_EQ(r.value(), nullptr);
@@ -422,8 +422,8 @@ TEST(MessagePool, PutRacingShutdownLeavesNothingPooled) {
 TEST(MessagePool, FailingResourceReportsOutOfMemoryAndLeaksNothing) {
   CountingResource res;
   {
-    // Allocation 1 is the pool's node array; then each message is a block
-    // plus its reserved body.
+    // Allocations 1 and 2 are the pool's node array and its per-thread
+    // caches; then each message is a block plus its reserved body.
     MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 4, .body_reserve = 64}, &res);
     const std::size_t base = res.allocations();
     res.fail_at(base + 1);  // the message block
@@ -436,7 +436,7 @@ TEST(MessagePool, FailingResourceReportsOutOfMemoryAndLeaksNothing) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), PoolError::out_of_memory);
     EXPECT_EQ(e.live_messages(), 0u);
-    EXPECT_EQ(res.outstanding_blocks(), 1u);  // only the node array
+    EXPECT_EQ(res.outstanding_blocks(), 2u);  // only the node array and the caches
     res.fail_at(0);
     Message* m = must_get(e, Strategy::always);
     ASSERT_NE(m, nullptr);
@@ -452,14 +452,14 @@ TEST(MessagePool, FailingResourceReportsOutOfMemoryAndLeaksNothing) {
 }
 
 TEST(MessagePool, FailureDuringConstructionThrowsAndLeaksNothing) {
-  for (std::size_t n = 1; n <= 5; ++n) {
+  for (std::size_t n = 1; n <= 6; ++n) {
     CountingResource res(n);
     EXPECT_THROW(MessageEngine(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 4, .body_reserve = 8}, &res),
                  std::bad_alloc)
         << "failing allocation " << n;
     EXPECT_EQ(res.outstanding_blocks(), 0u) << "failing allocation " << n;
   }
-  CountingResource ok(6);  // 1 node array + 2 x (block + body) = 5 allocations
+  CountingResource ok(7);  // 1 node array + 1 cache array + 2 x (block + body) = 6 allocations
   MessageEngine e(MessagePoolOptions{.initial_pooled = 2, .max_pooled = 4, .body_reserve = 8}, &ok);
   EXPECT_EQ(e.live_messages(), 2u);
 }
@@ -500,6 +500,115 @@ TEST(MessagePool, ConcurrentGetPutAcrossEngines) {
     for (auto& t : ts) t.join();
     EXPECT_LE(e1.live_messages(), 8u);
     EXPECT_LE(e2.live_messages(), 64u);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+// ---------------------------------------------------------------- per-thread caches
+
+TEST(MessagePool, ThreadCachesOptionChecked) {
+  EXPECT_EQ(MessagePoolOptions::defaults().thread_caches, 64u);
+  try {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1, .thread_caches = 5000});
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& ex) {
+    EXPECT_NE(std::string(ex.what()).find("5000"), std::string::npos) << ex.what();
+  }
+  // None at all: the stack alone.
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1, .thread_caches = 0});
+  Message* m = must_get(e, Strategy::pool_only);
+  ASSERT_NE(m, nullptr);
+  e.put(m);
+  m = must_get(e, Strategy::pool_only);
+  EXPECT_NE(m, nullptr);
+  e.put(m);
+}
+
+// A message another thread put (and keeps in its cache) is still pooled:
+// pool_only finds it, and always does not allocate while it is there.
+TEST(MessagePool, MessageInAnotherThreadsCacheIsFound) {
+  for (const Strategy s : {Strategy::pool_only, Strategy::always}) {
+    CountingResource res;
+    {
+      MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}, &res);
+      Message* m = must_get(e, Strategy::pool_only);
+      ASSERT_NE(m, nullptr);
+      const Message* const pm = m;
+      std::thread([&] {
+        Message* mine = m;
+        e.put(mine);  // into that thread's cache, which outlives the thread
+      }).join();
+      m = nullptr;
+      Message* got = must_get(e, s);
+      EXPECT_EQ(got, pm);
+      EXPECT_EQ(e.live_messages(), 1u);
+      GetResult r = e.get(Strategy::pool_only);
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r.value(), nullptr);  // now it is empty
+      e.put(got);
+    }
+    EXPECT_EQ(res.outstanding_blocks(), 0u);
+  }
+}
+
+// Shutdown destroys the messages cached by every thread, including threads
+// that have exited.
+TEST(MessagePool, ShutdownDrainsEveryThreadsCache) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 8, .max_pooled = 8}, &res);
+    std::vector<Message*> held;
+    for (int i = 0; i < 8; ++i) held.push_back(must_get(e, Strategy::pool_only));
+    std::atomic<int> done{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t) {
+      ts.emplace_back([&, t] {
+        Message* a = held[static_cast<std::size_t>(2 * t)];
+        Message* b = held[static_cast<std::size_t>(2 * t + 1)];
+        e.put(a);  // this thread's cache
+        e.put(b);  // the stack
+        done.fetch_add(1);
+        while (t % 2 == 0 && !stop.load()) std::this_thread::yield();  // half stay alive
+      });
+    }
+    while (done.load() < 4) std::this_thread::yield();
+    for (std::size_t i = 1; i < ts.size(); i += 2) ts[i].join();
+    EXPECT_EQ(e.live_messages(), 8u);
+    e.shutdown();
+    EXPECT_EQ(e.live_messages(), 0u);
+    stop = true;
+    for (std::size_t i = 0; i < ts.size(); i += 2) ts[i].join();
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+// More threads than caches: the ones beyond use the stack; nothing is lost.
+TEST(MessagePool, ThreadsBeyondTheCachesUseTheStack) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 4, .max_pooled = 4, .thread_caches = 1}, &res);
+    std::vector<std::thread> ts;
+    std::atomic<std::uint64_t> got{0};
+    for (int t = 0; t < 6; ++t) {
+      ts.emplace_back([&] {
+        for (int i = 0; i < 2000; ++i) {
+          Message* m = must_get(e, Strategy::pool_only);
+          if (m == nullptr) continue;
+          EXPECT_EQ(m->header.user, 0u);  // reset: nobody else holds it
+          m->header.user = 1;
+          got.fetch_add(1, std::memory_order_relaxed);
+          e.put(m);
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+    EXPECT_GT(got.load(), 0u);
+    EXPECT_EQ(e.live_messages(), 4u);
+    std::vector<Message*> all;
+    while (Message* m = must_get(e, Strategy::pool_only)) all.push_back(m);
+    EXPECT_EQ(all.size(), 4u);  // all four found, whichever cache or the stack held them
+    for (auto*& m : all) e.put(m);
   }
   EXPECT_EQ(res.outstanding_blocks(), 0u);
 }

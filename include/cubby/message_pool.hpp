@@ -62,14 +62,26 @@
 // allocate and never throw.  get(always) on an empty pool allocates (through
 // the resource; failure is reported, not thrown).
 //
+// Where pooled messages are: in the shared stack, or in a per-thread cache
+// (options.thread_caches, default 64: threads with platform thread indices
+// 1..64 have one each).  A thread's put fills its own cache if it is empty,
+// else pushes onto the stack; its get takes from its own cache, else pops
+// the stack, else takes from another thread's cache.  Every cached message
+// is still in the pool: any thread's get finds it, a get(pool_only) returns
+// null only when the stack and every cache are empty at once, and
+// shutdown() destroys it, whichever thread put it and whether or not that
+// thread still runs.  A thread's get after its own put is thus one CAS on a
+// cache line nobody else writes, with no contention between threads.
+//
 // Representation
 // --------------
-// The pool is a detail::IndexStack<Message>: a Treiber stack of node ids
-// with a tagged head, over an array of max_pooled nodes that lives as long
-// as the engine (see detail/index_stack.hpp).  A node is a place: a message
-// is bound to one when it is created (IndexStack::claim) and keeps its id in
-// Message::node_; get pops a node and returns its message, put pushes the
-// message's node back.  The node array, not the message, holds the stack's
+// The shared pool is a detail::IndexStack<Message> (the caches are below):
+// a Treiber stack of node ids with a tagged head, over an array of
+// max_pooled nodes that lives as long as the engine (see
+// detail/index_stack.hpp).  A node is a place: a message is bound to one
+// when it is created (IndexStack::claim) and keeps its id in Message::node_;
+// get pops a node and returns its message, put pushes the message's node
+// back (a cache holds the node id too).  The node array, not the message, holds the stack's
 // links, so a get that read a stale head reads a node, never a destroyed
 // message; the tag defeats ABA.  A stack rather than a Queue<Message*>: a
 // Queue's promised pop waits for a pusher already in line, so a preempted
@@ -90,17 +102,44 @@
 // never pushed again (only the message's holder pushes it), so the stale
 // pointer it keeps is never read.
 //
+// The caches.  Each is one word on its own cache line: a node id (0:
+// empty) and a tag that counts the word's changes.  Only the thread whose
+// index owns the cache fills it (a plain release store, [P4]: no RMW);
+// any thread empties it, with a CAS (take()), so a message is taken once.
+// Since nobody else fills it, the owner's put reads an empty cache and
+// stores without racing anyone.  A thread index is reused only after its
+// thread exited, and the exit happens-before the reuse ([T1] in
+// src/thread_index.cpp), so the new owner inherits the cache safely.
+//
+// Emptiness: a get that found its own cache and the stack empty collects
+// the stack's head and every cache in use twice (get_elsewhere); if both
+// passes see them all empty and unchanged (the tags), the pool was empty at
+// a moment between them.  Takes and pops are release and the collects'
+// loads acquire ([P6]): a get that finds a place emptied sees what the
+// thread that emptied it had seen, so a put that happened before that take
+// cannot hide from the second pass.  The loop retries only when some other
+// operation completed, so it stays lock-free.  The collect reads
+// min(thread_caches, thread_index_bound()) caches: as many as the threads
+// that ever ran at once, not all 64.
+//
+// Shutdown against a put into a cache ([P5]): the put stores, runs the
+// light half of the asymmetric barrier pair, and reads the flag; shutdown
+// sets the flag, runs the heavy half, and drains the caches.  Either the put
+// sees the flag (and drains) or the drain sees the message.
+//
 // Platform: BasicMessageEngine<Platform> is the engine over a platform (see
 // platform/native.hpp); MessageEngine is BasicMessageEngine<DefaultPlatform>,
 // whose cold paths (construction, allocation, destruction, shutdown) are
 // compiled once, in src/message_pool.cpp.  The model checker instantiates it
 // with its own platform (model_check/message_pool_model.cpp).
 //
-// Costs: get from the pool: a relaxed load of the flag and one CAS (pop);
-// put into it: two relaxed loads of the flag and one CAS (push).  A get+put
-// pair is two CASes in all (about 9 ns on the VM of bench/README.md,
-// "Message pool").  Allocation (with one relaxed CAS to claim a place while
-// places remain) and destruction are out of line (cold).
+// Costs: a get+put pair by one thread, through its cache: one CAS (the
+// get's take) and a plain store (the put), plus relaxed loads of the flag
+// and a compiler barrier.  Through the stack: a CAS each (pop, push).  A get
+// that finds the pool empty collects twice (see Emptiness) before it
+// returns null or allocates.  Figures: bench/README.md, "Message pool".
+// Allocation (with one relaxed CAS to claim a place while places remain)
+// and destruction are out of line (cold).
 #pragma once
 
 #include <atomic>
@@ -209,6 +248,11 @@ struct MessagePoolOptions {
   std::uint32_t initial_pooled = 16;  // messages created with the engine
   std::uint32_t max_pooled = 64;      // the pool's places: the most it keeps (>= initial_pooled)
   std::size_t body_reserve = 0;       // body capacity of a newly created message
+  // Per-thread caches: threads with indices 1..thread_caches (see
+  // platform::thread_index()) each keep one pooled message of their own,
+  // reached without contention (see the class comment).  0: none.  At most
+  // platform::max_thread_indices.
+  std::uint32_t thread_caches = 64;
 
   // defaults: 16 initial, 64 maximum.
   static constexpr MessagePoolOptions defaults() noexcept { return {}; }
@@ -238,10 +282,14 @@ class BasicMessageEngine {
     // relaxed: a hint; a get that races shutdown may still take a pooled
     // message, which is then destroyed when it is put back.
     if (shut_down_.load(std::memory_order_relaxed)) return GetResult::failure(PoolError::shut_down);
+    if (Cache* c = my_cache()) {
+      // relaxed: a guess, which take() checks.
+      Word w = c->load(std::memory_order_relaxed);
+      if (Stack::id_of(w) != 0 && take(*c, w)) return GetResult::success(pool_.pointer(Stack::id_of(w)));
+    }
     // [P2] inside: sees the putter's writes.  The message keeps its node.
     if (Message* m = pool_.pop()) return GetResult::success(m);
-    if (strategy == Strategy::pool_only) return GetResult::success(nullptr);
-    return allocate();
+    return get_elsewhere(strategy);
   }
 
   // put: returns msg to the pool (or destroys it, see the class comment) and
@@ -254,6 +302,24 @@ class BasicMessageEngine {
     // relaxed: a hint; [P3] below settles the race with shutdown().
     if (m->node_ == 0 || shut_down_.load(std::memory_order_relaxed)) return destroy(m);
     m->reset();
+    if (Cache* c = my_cache()) {
+      // relaxed: only this thread fills its cache (others only empty it), so
+      // an empty cache read here stays empty until the store below, which
+      // therefore never overwrites a message.  A stale full value only sends
+      // m to the stack.
+      const Word w = c->load(std::memory_order_relaxed);
+      if (Stack::id_of(w) == 0) {
+        // [P4] release: publishes the message (and its binding to its node)
+        // to the thread whose take() empties the cache.
+        c->store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
+        // [P5] light barrier: pairs with shutdown()'s heavy barrier; either
+        // the load below sees the flag, or shutdown's drain sees the message.
+        if (CUBBY_KEEP(P5)) Platform::light_barrier();
+        // relaxed: ordered by [P5].
+        if (shut_down_.load(std::memory_order_relaxed)) drain();
+        return;
+      }
+    }
     // Its place is waiting: the push cannot fail.  Its CAS is [P1]
     // (publishes the message) and the acquire half of [P3] (see the class
     // comment).
@@ -274,13 +340,40 @@ class BasicMessageEngine {
   std::size_t live_messages() const noexcept { return live_.load(std::memory_order_relaxed); }
 
  private:
-  GetResult allocate() noexcept;  // cold; binds the message to a free node if any
+  using Stack = detail::IndexStack<Message, Platform>;
+  using Word = typename Stack::Word;
+  // A per-thread cache: one word, tag (bits 63..32, counts the word's
+  // changes) and node id (bits 31..0, 0: empty), alone on its cache line.
+  using Cache = typename Platform::template atomic<Word>;
+  using CacheLine = platform::CachePadded<Cache>;
+
+  static constexpr Word next_version(Word w) noexcept { return ((w >> 32) + 1) << 32; }
+
+  // my_cache: the calling thread's cache, or null (no index, or beyond
+  // thread_caches).
+  Cache* my_cache() noexcept {
+    const std::uint32_t i = Platform::thread_index() - 1;  // no_thread_index - 1: beyond any count
+    return i < options_.thread_caches ? &caches_[i].value : nullptr;
+  }
+  // take: empties cache `c` if it still holds `w` (a message); on failure w
+  // is the cache's new value.  [P4] acquire: the message, published by the
+  // put that filled the cache.  [P6] release: a get that later finds the
+  // cache empty sees everything that happened before this take (see
+  // get_elsewhere).  Failure relaxed: the caller only retries or moves on.
+  static bool take(Cache& c, Word& w) noexcept {
+    return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), std::memory_order_relaxed);
+  }
+
+  GetResult get_elsewhere(Strategy strategy) noexcept;  // cold: other threads' caches, then null or allocate()
+  GetResult allocate() noexcept;                        // cold; binds the message to a free node if any
   void destroy(Message* m) noexcept;
   void drain() noexcept;
+  void release_caches() noexcept;
 
   MessagePoolOptions options_;
   std::pmr::memory_resource* resource_;
-  detail::IndexStack<Message, Platform> pool_;
+  Stack pool_;
+  CacheLine* caches_ = nullptr;  // options_.thread_caches of them, from resource_
   typename Platform::template atomic<bool> shut_down_{false};
   typename Platform::template atomic<std::size_t> live_{0};
 };
@@ -295,10 +388,19 @@ BasicMessageEngine<Platform>::BasicMessageEngine(MessagePoolOptions options, std
     : options_(detail::validated_pool_options(options, resource)),
       resource_(resource),
       pool_(options.max_pooled, resource) {
+  if (options_.thread_caches != 0) {
+    // Throws what the resource throws; the node array is released by pool_'s destructor.
+    void* mem = resource_->allocate(options_.thread_caches * sizeof(CacheLine), alignof(CacheLine));
+    caches_ = static_cast<CacheLine*>(mem);
+    for (std::uint32_t i = 0; i < options_.thread_caches; ++i) {
+      ::new (static_cast<void*>(caches_ + i)) CacheLine(Word{0});
+    }
+  }
   for (std::uint32_t i = 0; i < options_.initial_pooled; ++i) {
     GetResult r = allocate();
     if (!r) {
       drain();  // the members' destructors release the node array
+      release_caches();
       throw std::bad_alloc();
     }
     Message* m = r.value();
@@ -312,6 +414,59 @@ BasicMessageEngine<Platform>::~BasicMessageEngine() {
   shutdown();
   drain();
   assert(live_messages() == 0 && "MessageEngine destroyed while users still hold its messages");
+  release_caches();
+}
+
+template <class Platform>
+void BasicMessageEngine<Platform>::release_caches() noexcept {
+  if (caches_ == nullptr) return;
+  for (std::uint32_t i = 0; i < options_.thread_caches; ++i) caches_[i].~CacheLine();
+  resource_->deallocate(caches_, options_.thread_caches * sizeof(CacheLine), alignof(CacheLine));
+  caches_ = nullptr;
+}
+
+template <class Platform>
+GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcept {
+  // This thread's cache and the stack looked empty.  Take a message from
+  // another thread's cache; report the pool empty only after a double
+  // collect: two passes over the stack's head and the caches in use that
+  // find every one empty and unchanged (the tags count changes), so that
+  // there was a moment between the passes when the pool was empty ([P6]).
+  for (;;) {
+    const std::uint32_t bound = Platform::thread_index_bound();
+    const std::uint32_t n = bound < options_.thread_caches ? bound : options_.thread_caches;
+    const Word head = pool_.version();  // [P6] acquire (see IndexStack::version)
+    if (Stack::id_of(head) != 0) {
+      if (Message* m = pool_.pop()) return GetResult::success(m);
+      continue;
+    }
+    std::uint64_t tags = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Cache& c = caches_[i].value;
+      // [P6] acquire: a cache found emptied shows us what its taker had seen
+      // (see take()).  A message found is acquired by take().
+      Word w = c.load(CUBBY_ORDER(P6, std::memory_order_acquire));
+      while (Stack::id_of(w) != 0) {
+        if (take(c, w)) return GetResult::success(pool_.pointer(Stack::id_of(w)));
+      }
+      tags += w >> 32;
+    }
+    // The second pass.  A sum of tags: each stays below 2^32 and only grows
+    // (mod 2^32), so an equal sum means none changed unless one wrapped.
+    if (pool_.version() != head) continue;
+    bool changed = false;
+    std::uint64_t tags2 = 0;
+    for (std::uint32_t i = 0; i < n && !changed; ++i) {
+      // [P6] acquire: as in the first pass.
+      const Word w = caches_[i].value.load(CUBBY_ORDER(P6, std::memory_order_acquire));
+      changed = Stack::id_of(w) != 0;
+      tags2 += w >> 32;
+    }
+    if (changed || tags2 != tags || Platform::thread_index_bound() != bound) continue;
+    break;
+  }
+  if (strategy == Strategy::pool_only) return GetResult::success(nullptr);
+  return allocate();
 }
 
 template <class Platform>
@@ -348,6 +503,18 @@ void BasicMessageEngine<Platform>::destroy(Message* m) noexcept {
 template <class Platform>
 void BasicMessageEngine<Platform>::drain() noexcept {
   while (Message* m = pool_.pop()) destroy(m);
+  for (std::uint32_t i = 0; i < (caches_ == nullptr ? 0 : options_.thread_caches); ++i) {
+    Cache& c = caches_[i].value;
+    // relaxed: a guess that take() checks (and acquires).  After shutdown's
+    // heavy barrier it sees any put that missed the flag ([P5]).
+    Word w = c.load(std::memory_order_relaxed);
+    while (Stack::id_of(w) != 0) {
+      if (take(c, w)) {
+        destroy(pool_.pointer(Stack::id_of(w)));
+        break;
+      }
+    }
+  }
 }
 
 template <class Platform>
@@ -356,6 +523,10 @@ void BasicMessageEngine<Platform>::shutdown() noexcept {
   // whose push comes after that RMW in the pool head's modification order.
   shut_down_.store(true, std::memory_order_relaxed);
   pool_.synchronize();  // [P3]; see the class comment
+  // [P5] heavy barrier: pairs with the light barrier of a put into a cache
+  // (see put()): either that put sees the flag, or the drain below sees its
+  // message.
+  if (CUBBY_KEEP(P5)) Platform::heavy_barrier();
   drain();
 }
 

@@ -135,14 +135,28 @@ class IndexStack {
       // [P1] -> [P2] even when h is stale (the node was pushed to be in h).
       T* const p = nodes_[n - 1].ptr.load();
       // [P2] acquire on success: the node we take, published by the push
-      // that linked it ([P1]).
-      const auto on_success = CUBBY_ORDER(P2, std::memory_order_acquire);
+      // that linked it ([P1]).  [P6] release: a thread that later reads the
+      // head we leave (the message pool's emptiness check, see
+      // message_pool.hpp) sees everything that happened before this pop.
+      const auto on_success = CUBBY_ACQ_REL(P2, P6);
       // [P2] acquire on failure: the new head read for the next attempt,
       // whose next we read next; pairs with [P1] as above.
       const auto on_failure = CUBBY_ORDER(P2, std::memory_order_acquire);
       if (head_->compare_exchange_weak(h, next_tag(h) | below, on_success, on_failure)) return p;
     }
   }
+
+  // version: the head word, id and tag.  Every successful push or pop
+  // changes it (the tag counts them, mod 2^32), so two equal reads mean no
+  // push or pop took effect in between.  [P6] acquire: pairs with the pops'
+  // and pushes' release (see pop).
+  Word version() const noexcept { return head_->load(CUBBY_ORDER(P6, std::memory_order_acquire)); }
+  static constexpr std::uint32_t id_of(Word w) noexcept { return index_of(w); }
+
+  // pointer: the pointer bound to node `id` (by claim(), which happened
+  // before the caller learned the id through a push/pop or the caller's own
+  // publication of it).
+  T* pointer(std::uint32_t id) const noexcept { return nodes_[id - 1].ptr.load(); }
 
   // synchronize: an acq_rel read-modify-write of the head that changes
   // nothing.  [P3]: every push's CAS on the head is an RMW too, so for each

@@ -26,3 +26,18 @@
 // ("[D1] light barrier: ..."), which a weakened build leaves out:
 //   if (CUBBY_KEEP(D1)) Platform::light_barrier();
 #define CUBBY_KEEP(label) (CUBBY_ORDER(label, std::memory_order_seq_cst) != std::memory_order_relaxed)
+
+namespace cubby::detail {
+// acq_rel_halves: acq_rel, acquire, release or relaxed, as the two halves are
+// kept; see CUBBY_ACQ_REL.
+constexpr std::memory_order acq_rel_halves(bool acquire, bool release) noexcept {
+  if (acquire && release) return std::memory_order_acq_rel;
+  if (acquire) return std::memory_order_acquire;
+  if (release) return std::memory_order_release;
+  return std::memory_order_relaxed;
+}
+}  // namespace cubby::detail
+
+// CUBBY_ACQ_REL(An, Rn): an acq_rel RMW whose acquire half is the edge An and
+// whose release half is the edge Rn; weakening one label drops only its half.
+#define CUBBY_ACQ_REL(acq_label, rel_label) ::cubby::detail::acq_rel_halves(CUBBY_KEEP(acq_label), CUBBY_KEEP(rel_label))
