@@ -6,6 +6,8 @@
 //                   MessageHeader and a std::pmr::vector<std::byte> body on
 //                   new_delete_resource), then `delete`
 //   message_pool    MessageEngine::get(Strategy::always) then put()
+//   message_pool_stack_only  the same on an engine without per-thread
+//                   caches (thread_caches = 0): a pop and a push
 //   _body64         the message also carries a 64-byte body: new/delete
 //                   allocate it every time, a pooled message keeps its
 //                   capacity across put (put empties the body)
@@ -45,13 +47,20 @@ void BM_NewDelete(benchmark::State& state) {
 }
 
 cubby::MessageEngine& shared_engine() {
-  static cubby::MessageEngine engine;  // defaults: 16 pooled, at most 64
+  static cubby::MessageEngine engine;  // defaults: 16 pooled, at most 64, per-thread caches
   return engine;
 }
 
-template <std::size_t Body>
+// The same engine without per-thread caches: every get pops the shared
+// stack and every put pushes onto it.
+cubby::MessageEngine& stack_only_engine() {
+  static cubby::MessageEngine engine(cubby::MessagePoolOptions{.thread_caches = 0});
+  return engine;
+}
+
+template <std::size_t Body, bool Caches = true>
 void BM_MessagePool(benchmark::State& state) {
-  cubby::MessageEngine& engine = shared_engine();
+  cubby::MessageEngine& engine = Caches ? shared_engine() : stack_only_engine();
   std::uint64_t k = 0;
   for (auto _ : state) {
     cubby::Message* m = engine.get(cubby::Strategy::always).value();
@@ -88,6 +97,7 @@ BENCHMARK(BM_RefFence)->Name("ref/seq_cst_fence");
 
 BENCHMARK(BM_NewDelete<0>)->Name("pool/new_delete")->Threads(1)->Threads(2);
 BENCHMARK(BM_MessagePool<0>)->Name("pool/message_pool")->Threads(1)->Threads(2);
+BENCHMARK(BM_MessagePool<0, false>)->Name("pool/message_pool_stack_only")->Threads(1)->Threads(2);
 BENCHMARK(BM_NewDelete<64>)->Name("pool/new_delete_body64")->Threads(1)->Threads(2);
 BENCHMARK(BM_MessagePool<64>)->Name("pool/message_pool_body64")->Threads(1)->Threads(2);
 
