@@ -40,6 +40,8 @@ struct Releaser {
     g_taken[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), CUBBY_ORDER(T1, std::memory_order_release));
   }
 };
+// Constructed by assign_thread_index() (not an atomic: a thread-local object
+// whose destructor runs at thread exit).
 thread_local Releaser t_releaser;
 
 }  // namespace
@@ -53,15 +55,18 @@ std::uint32_t assign_thread_index() noexcept {
     std::uint64_t v = g_taken[w].load(std::memory_order_relaxed);
     while (~v != 0) {
       const int b = __builtin_ctzll(~v);
+      const std::uint64_t taken = v | (std::uint64_t{1} << b);
       // [T1] acquire on success: see the file comment.  Failure relaxed: a
       // new guess.
-      if (g_taken[w].compare_exchange_weak(v, v | (std::uint64_t{1} << b),
-                                           CUBBY_ORDER(T1, std::memory_order_acquire), std::memory_order_relaxed)) {
+      const auto on_success = CUBBY_ORDER(T1, std::memory_order_acquire);
+      // relaxed (failure): see above.
+      if (g_taken[w].compare_exchange_weak(v, taken, on_success, std::memory_order_relaxed)) {
         const std::uint32_t index = w * 64 + static_cast<std::uint32_t>(b) + 1;
         // relaxed: a maximum; see thread_index_bound().
         std::uint32_t bound = g_thread_index_bound.load(std::memory_order_relaxed);
-        while (bound < index &&
-               !g_thread_index_bound.compare_exchange_weak(bound, index, std::memory_order_relaxed)) {
+        while (bound < index) {
+          // relaxed: as the load above.
+          if (g_thread_index_bound.compare_exchange_weak(bound, index, std::memory_order_relaxed)) break;
         }
         t_thread_index = index;
         (void)&t_releaser;  // constructs it: its destructor returns the index

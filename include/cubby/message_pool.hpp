@@ -361,6 +361,7 @@ class BasicMessageEngine {
   // cache empty sees everything that happened before this take (see
   // get_elsewhere).  Failure relaxed: the caller only retries or moves on.
   static bool take(Cache& c, Word& w) noexcept {
+    // [P4] acquire, [P6] release, failure relaxed: see above.
     return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), std::memory_order_relaxed);
   }
 

@@ -31,10 +31,13 @@ namespace cubby::detail {
 // acq_rel_halves: acq_rel, acquire, release or relaxed, as the two halves are
 // kept; see CUBBY_ACQ_REL.
 constexpr std::memory_order acq_rel_halves(bool acquire, bool release) noexcept {
-  if (acquire && release) return std::memory_order_acq_rel;
-  if (acquire) return std::memory_order_acquire;
-  if (release) return std::memory_order_release;
-  return std::memory_order_relaxed;
+  if (acquire) {
+    // No atomic operation here: the order an edge's RMW uses (its argument
+    // stands beside that RMW).
+    return release ? std::memory_order_acq_rel : std::memory_order_acquire;
+  }
+  // As above: an order, not an operation.
+  return release ? std::memory_order_release : std::memory_order_relaxed;
 }
 }  // namespace cubby::detail
 

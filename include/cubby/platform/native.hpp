@@ -176,6 +176,7 @@ inline std::uint32_t thread_index() noexcept {
 // index's owner act (happens-before) reads a bound at least that index, by
 // coherence (the owner raised the bound before its first act).
 inline std::uint32_t thread_index_bound() noexcept {
+  // relaxed: see above.
   return detail::g_thread_index_bound.load(std::memory_order_relaxed);
 }
 
