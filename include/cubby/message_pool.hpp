@@ -283,9 +283,10 @@ class BasicMessageEngine {
     // message, which is then destroyed when it is put back.
     if (shut_down_.load(std::memory_order_relaxed)) return GetResult::failure(PoolError::shut_down);
     if (Cache* c = my_cache()) {
-      // relaxed: a guess, which take() checks.
+      // relaxed: a guess, which take_message() checks.  (If the take fails,
+      // a thief emptied the cache: only this thread fills it.)
       Word w = c->load(std::memory_order_relaxed);
-      if (Stack::id_of(w) != 0 && take(*c, w)) return GetResult::success(pool_.pointer(Stack::id_of(w)));
+      if (Message* m = take_message(*c, w)) return GetResult::success(m);
     }
     // [P2] inside: sees the putter's writes.  The message keeps its node.
     if (Message* m = pool_.pop()) return GetResult::success(m);
@@ -363,6 +364,14 @@ class BasicMessageEngine {
   static bool take(Cache& c, Word& w) noexcept {
     // [P4] acquire, [P6] release, failure relaxed: see above.
     return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), std::memory_order_relaxed);
+  }
+  // take_message: takes whatever message cache `c` holds, starting from the
+  // guess `w`; null once it is found empty (w is then that empty value).
+  Message* take_message(Cache& c, Word& w) noexcept {
+    while (Stack::id_of(w) != 0) {
+      if (take(c, w)) return pool_.pointer(Stack::id_of(w));
+    }
+    return nullptr;
   }
 
   GetResult get_elsewhere(Strategy strategy) noexcept;  // cold: other threads' caches, then null or allocate()
@@ -447,9 +456,7 @@ GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcep
       // [P6] acquire: a cache found emptied shows us what its taker had seen
       // (see take()).  A message found is acquired by take().
       Word w = c.load(CUBBY_ORDER(P6, std::memory_order_acquire));
-      while (Stack::id_of(w) != 0) {
-        if (take(c, w)) return GetResult::success(pool_.pointer(Stack::id_of(w)));
-      }
+      if (Message* m = take_message(c, w)) return GetResult::success(m);
       tags += w >> 32;
     }
     // The second pass.  A sum of tags: each stays below 2^32 and only grows
@@ -504,17 +511,12 @@ void BasicMessageEngine<Platform>::destroy(Message* m) noexcept {
 template <class Platform>
 void BasicMessageEngine<Platform>::drain() noexcept {
   while (Message* m = pool_.pop()) destroy(m);
-  for (std::uint32_t i = 0; i < (caches_ == nullptr ? 0 : options_.thread_caches); ++i) {
+  for (std::uint32_t i = 0; i < options_.thread_caches; ++i) {
     Cache& c = caches_[i].value;
     // relaxed: a guess that take() checks (and acquires).  After shutdown's
     // heavy barrier it sees any put that missed the flag ([P5]).
     Word w = c.load(std::memory_order_relaxed);
-    while (Stack::id_of(w) != 0) {
-      if (take(c, w)) {
-        destroy(pool_.pointer(Stack::id_of(w)));
-        break;
-      }
-    }
+    if (Message* m = take_message(c, w)) destroy(m);
   }
 }
 
