@@ -153,6 +153,7 @@
 
 #include "cubby/detail/index_stack.hpp"
 #include "cubby/detail/order.hpp"
+#include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/native.hpp"
 
 namespace cubby {
@@ -170,7 +171,11 @@ struct MessageHeader {
 
 // Message: a header and a body buffer the message owns (allocated through
 // the engine's memory resource).  Created and destroyed only by an engine.
-class Message {
+// Alone on its cache lines (platform::cache_line_size): messages are
+// allocated one by one, and two held by threads on different cores would
+// otherwise share a line, so that every reset() or header write by one
+// would take the line from the other.
+class alignas(platform::cache_line_size) Message {
  public:
   MessageHeader header;
 
