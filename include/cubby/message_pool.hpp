@@ -111,8 +111,9 @@
 // thread exited, and the exit happens-before the reuse ([T1] in
 // src/thread_index.cpp), so the new owner inherits the cache safely.
 //
-// Emptiness: a get that found its own cache and the stack empty collects
-// the stack's head and every cache in use twice (get_elsewhere); if both
+// Emptiness: a get(pool_only) that found its own cache and the stack empty
+// collects the stack's head and every cache in use twice (get_elsewhere;
+// get(always) looks once and then allocates, see there); if both
 // passes see them all empty and unchanged (the tags), the pool was empty at
 // a moment between them.  Takes and pops are release and the collects'
 // loads acquire ([P6]): a get that finds a place emptied sees what the
@@ -137,7 +138,8 @@
 // get's take) and a plain store (the put), plus relaxed loads of the flag
 // and a compiler barrier.  Through the stack: a CAS each (pop, push).  A get
 // that finds the pool empty collects twice (see Emptiness) before it
-// returns null or allocates.  Figures: bench/README.md, "Message pool".
+// returns null (get(always) looks once, then allocates).  Figures:
+// bench/README.md, "Message pool".
 // Allocation (with one relaxed CAS to claim a place while places remain)
 // and destruction are out of line (cold).
 #pragma once
@@ -443,8 +445,8 @@ void BasicMessageEngine<Platform>::release_caches() noexcept {
 template <class Platform>
 GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcept {
   // This thread's cache and the stack looked empty.  Take a message from
-  // another thread's cache; report the pool empty only after a double
-  // collect: two passes over the stack's head and the caches in use that
+  // another thread's cache; for pool_only, report the pool empty only after
+  // a double collect: two passes over the stack's head and the caches in use that
   // find every one empty and unchanged (the tags count changes), so that
   // there was a moment between the passes when the pool was empty ([P6]).
   for (;;) {
@@ -464,6 +466,10 @@ GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcep
       if (Message* m = take_message(c, w)) return GetResult::success(m);
       tags += w >> 32;
     }
+    // get(always) needs no proof that the pool was empty: it has looked at
+    // every place once, and allocating beside a message that arrived since
+    // loses nothing (that message stays pooled).  One pass, not two.
+    if (strategy == Strategy::always) break;
     // The second pass.  A sum of tags: each stays below 2^32 and only grows
     // (mod 2^32), so an equal sum means none changed unless one wrapped.
     if (pool_.version() != head) continue;
