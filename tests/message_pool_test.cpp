@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory_resource>
 #include <mutex>
 #include <set>
@@ -611,6 +612,23 @@ TEST(MessagePool, ThreadsBeyondTheCachesUseTheStack) {
     for (auto*& m : all) e.put(m);
   }
   EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+// Every message starts a line of its own and no two share one, so messages
+// held by threads on different cores never contend for a cache line.
+TEST(MessagePool, MessagesDoNotShareCacheLines) {
+  constexpr std::size_t line = cubby::platform::cache_line_size;
+  static_assert(alignof(Message) >= line && sizeof(Message) % line == 0);
+  MessageEngine e(MessagePoolOptions{.initial_pooled = 4, .max_pooled = 4});
+  std::vector<Message*> held;
+  for (int i = 0; i < 8; ++i) held.push_back(must_get(e, Strategy::always));  // 4 pooled, 4 new
+  std::set<std::uintptr_t> lines;
+  for (Message* m : held) {
+    const auto a = reinterpret_cast<std::uintptr_t>(m);
+    EXPECT_EQ(a % line, 0u);
+    for (std::size_t off = 0; off < sizeof(Message); off += line) EXPECT_TRUE(lines.insert(a + off).second);
+  }
+  for (Message*& m : held) e.put(m);
 }
 
 TEST(MessagePool, ToString) {
