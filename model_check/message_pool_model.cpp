@@ -198,35 +198,75 @@ static void get_put_exclusive(mc::Exec& t, std::uint32_t caches) {
 MC_TEST(pool_get_put_exclusive, mc::Options{}.bound(1)) { get_put_exclusive(t, 0); }
 MC_TEST(pool_get_put_exclusive_cached, mc::Options{}.bound(1)) { get_put_exclusive(t, 4); }
 
+// OneMessage: a pool of one message for the cache tests, learned in setup
+// (so it starts in the main thread's cache).
+struct OneMessage {
+  Pool p{opts(1, 1)};
+  Owners<1> o;
+
+  OneMessage() { o.learn(p.e()); }
+  // use: holder `me` takes m, stamps it and puts it back (into its cache).
+  void use(Message* m, int me) {
+    o.own(m, me);
+    m->header.user = static_cast<std::uint64_t>(me);
+    o.disown(m, me);
+    p.e().put(m);
+  }
+  // check_back: after the threads: the message is pooled, reset, alone.
+  void check_back() {
+    MC_ASSERT(p.e().live_messages() == 1);
+    Message* m = get(p.e(), Strategy::pool_only);
+    MC_ASSERT(m == o.msg[0] && m->header.user == 0);
+    MC_ASSERT(get(p.e(), Strategy::pool_only) == nullptr);
+    p.e().put(m);
+    p.finish();
+  }
+};
+
 // [P4] One message handed from cache to cache: the main thread's put (in
 // setup) leaves it in its cache; T1 and T2 each get it with pool_only (from
 // whichever cache holds it: the main thread's or the other's), use it and
 // put it back into their own.  Uses are exclusive and ordered (stamps):
 // weakening [P4] lets T2 take it from T1's cache without seeing T1's use.
 MC_TEST(pool_cache_handoff, mc::Options{}.bound(2)) {
-  struct S {
-    Pool p{opts(1, 1)};
-    Owners<1> o;
-  };
-  auto* s = mc::make<S>();
-  s->o.learn(s->p.e());
+  auto* s = mc::make<OneMessage>();
   auto body = [s](int me) {
     Message* m = get(s->p.e(), Strategy::pool_only);
-    if (m == nullptr) return;  // the other thread holds it
-    s->o.own(m, me);
-    m->header.user = static_cast<std::uint64_t>(me);
-    s->o.disown(m, me);
-    s->p.e().put(m);
+    if (m != nullptr) s->use(m, me);  // null: the other thread holds it
   };
   t.thread([body] { body(1); });
   t.thread([body] { body(2); });
   t.after([s] {
-    MC_ASSERT(s->p.e().live_messages() == 1);
+    s->check_back();
+    mc::destroy(s);
+  });
+}
+
+// [P7][P9] The owner's take from its own cache races a steal.  T1 gets the
+// message, puts it into its own cache and gets again (take_own: a plain
+// store when no thief is counted); T2 gets with pool_only, finds the stack
+// empty and steals from whichever cache holds the message.  One holder at a
+// time (holders, stamps).  Weakening [P7] (both barriers left out) lets T1
+// miss T2's count while T2 misses T1's busy mark: both take the message.
+// Weakening [P9] lets T1, reading the count back at 0, read its cache's word
+// from before T2's steal: both take it.  ([P8], the thief's acquire of the
+// owner's busy = 0, orders the owner's plain store before the thief's CAS in
+// the word's modification order; the checker's RMWs always read the latest
+// store, so no weakened build can show it.)
+MC_TEST(pool_owner_take_races_steal, mc::Options{}.bound(2)) {
+  auto* s = mc::make<OneMessage>();
+  t.thread([s] {
+    for (int round = 0; round < 2; ++round) {
+      Message* m = get(s->p.e(), Strategy::pool_only);
+      if (m != nullptr) s->use(m, 1);
+    }
+  });
+  t.thread([s] {
     Message* m = get(s->p.e(), Strategy::pool_only);
-    MC_ASSERT(m == s->o.msg[0] && m->header.user == 0);
-    MC_ASSERT(get(s->p.e(), Strategy::pool_only) == nullptr);
-    s->p.e().put(m);
-    s->p.finish();
+    if (m != nullptr) s->use(m, 2);
+  });
+  t.after([s] {
+    s->check_back();
     mc::destroy(s);
   });
 }

@@ -58,9 +58,12 @@
 //     not: a pool that destroys messages when full would grow without bound).
 // The default, std::pmr::new_delete_resource(), satisfies all three.
 //
-// Progress: get() from the pool and put() into it are lock-free, never
-// allocate and never throw.  get(always) on an empty pool allocates (through
-// the resource; failure is reported, not thrown).
+// Progress: get() and put() never allocate and never throw, except that
+// get(always) on an empty pool allocates (through the resource; failure is
+// reported, not thrown).  They are lock-free, with one exception: taking a
+// message from another thread's cache waits while that thread is inside its
+// own cache's take (a few instructions, without a call; longer only if the
+// thread is preempted there).  See "The caches".
 //
 // Where pooled messages are: in the shared stack, or in a per-thread cache
 // (options.thread_caches, default 64: threads with platform thread indices
@@ -70,8 +73,8 @@
 // is still in the pool: any thread's get finds it, a get(pool_only) returns
 // null only when the stack and every cache are empty at once, and
 // shutdown() destroys it, whichever thread put it and whether or not that
-// thread still runs.  A thread's get after its own put is thus one CAS on a
-// cache line nobody else writes, with no contention between threads.
+// thread still runs.  A thread's get after its own put touches only its
+// own cache line, with plain loads and stores: no RMW, no contention.
 //
 // Representation
 // --------------
@@ -105,11 +108,28 @@
 // The caches.  Each is one word on its own cache line: a node id (0:
 // empty) and a tag that counts the word's changes.  Only the thread whose
 // index owns the cache fills it (a plain release store, [P4]: no RMW);
-// any thread empties it, with a CAS (take()), so a message is taken once.
-// Since nobody else fills it, the owner's put reads an empty cache and
-// stores without racing anyone.  A thread index is reused only after its
-// thread exited, and the exit happens-before the reuse ([T1] in
-// src/thread_index.cpp), so the new owner inherits the cache safely.
+// since nobody else fills it, the owner's put reads an empty cache and
+// stores without racing anyone.  The owner empties it with a plain store
+// too (take_own), other threads ("thieves") with a CAS (steal), so that a
+// message is taken once:
+//   owner: busy = 1; light barrier; if no thief is counted: read the word,
+//          store it empty, busy = 0.  If one is: busy = 0, take by CAS.
+//   thief: count itself in (thieves + 1); heavy barrier; wait until busy
+//          is 0; take by CAS; count itself out.
+// The barriers are an asymmetric pair ([P7], as in detail/turn_slot.hpp):
+// either the owner sees the count and competes by CAS, or the thief sees
+// the busy mark and waits for the owner's store ([P8]); a count back at 0
+// shows the owner every finished steal ([P9]).  The owner's take costs two
+// stores to busy and a compiler barrier instead of a CAS; a steal costs a
+// membarrier(2), which interrupts every running thread of the process (11
+// us on the 2-CPU VM of bench/README.md while the other CPU ran one).  So
+// that steals stay rare, a steal sends the owner's next puts to the stack
+// (64 of them, twice as many after each steal that followed a single fill,
+// as when a thread only puts while others only get; at most 2^20): the
+// stack, not its cache, then serves the getters.
+// A thread index is reused only after its thread exited, and the exit
+// happens-before the reuse ([T1] in src/thread_index.cpp), so the new owner
+// inherits the cache safely.
 //
 // Emptiness: a get(pool_only) that found its own cache and the stack empty
 // collects the stack's head and every cache in use twice (get_elsewhere;
@@ -134,9 +154,11 @@
 // compiled once, in src/message_pool.cpp.  The model checker instantiates it
 // with its own platform (model_check/message_pool_model.cpp).
 //
-// Costs: a get+put pair by one thread, through its cache: one CAS (the
-// get's take) and a plain store (the put), plus relaxed loads of the flag
-// and a compiler barrier.  Through the stack: a CAS each (pop, push).  A get
+// Costs: a get+put pair by one thread, through its cache: no RMW; plain
+// stores to its cache line (the take's two busy marks and the word, the
+// put's word), relaxed loads of the flags and two compiler barriers.
+// Through the stack: a CAS each (pop, push).  Taking from another thread's
+// cache: a membarrier(2) and a CAS (see The caches).  A get
 // that finds the pool empty collects twice (see Emptiness) before it
 // returns null (get(always) looks once, then allocates).  Figures:
 // bench/README.md, "Message pool".
@@ -155,6 +177,7 @@
 
 #include "cubby/detail/index_stack.hpp"
 #include "cubby/detail/order.hpp"
+#include "cubby/platform/backoff.hpp"
 #include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/native.hpp"
 
@@ -286,15 +309,12 @@ class BasicMessageEngine {
 
   // get: see the class comment.  Never throws.
   GetResult get(Strategy strategy) noexcept {
+    if (ThreadCache* c = my_cache()) {
+      if (Message* m = take_own(*c)) [[likely]] return GetResult::success(m);
+    }
     // relaxed: a hint; a get that races shutdown may still take a pooled
     // message, which is then destroyed when it is put back.
     if (shut_down_.load(std::memory_order_relaxed)) return GetResult::failure(PoolError::shut_down);
-    if (Cache* c = my_cache()) {
-      // relaxed: a guess, which take_message() checks.  (If the take fails,
-      // a thief emptied the cache: only this thread fills it.)
-      Word w = c->load(std::memory_order_relaxed);
-      if (Message* m = take_message(*c, w)) return GetResult::success(m);
-    }
     // [P2] inside: sees the putter's writes.  The message keeps its node.
     if (Message* m = pool_.pop()) return GetResult::success(m);
     return get_elsewhere(strategy);
@@ -310,22 +330,30 @@ class BasicMessageEngine {
     // relaxed: a hint; [P3] below settles the race with shutdown().
     if (m->node_ == 0 || shut_down_.load(std::memory_order_relaxed)) return destroy(m);
     m->reset();
-    if (Cache* c = my_cache()) {
-      // relaxed: only this thread fills its cache (others only empty it), so
-      // an empty cache read here stays empty until the store below, which
-      // therefore never overwrites a message.  A stale full value only sends
-      // m to the stack.
-      const Word w = c->load(std::memory_order_relaxed);
-      if (Stack::id_of(w) == 0) {
-        // [P4] release: publishes the message (and its binding to its node)
-        // to the thread whose take() empties the cache.
-        c->store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
-        // [P5] light barrier: pairs with shutdown()'s heavy barrier; either
-        // the load below sees the flag, or shutdown's drain sees the message.
-        if (CUBBY_KEEP(P5)) Platform::light_barrier();
-        // relaxed: ordered by [P5].
-        if (shut_down_.load(std::memory_order_relaxed)) drain();
-        return;
+    if (ThreadCache* tc = my_cache()) {
+      // relaxed: a hint (see note_steal): after a steal, some puts go to the
+      // stack instead.
+      const std::uint32_t skip = tc->skip.load(std::memory_order_relaxed);
+      if (skip == 0) [[likely]] {
+        Cache& c = tc->word;
+        // relaxed: only this thread fills its cache (others only empty it),
+        // so an empty cache read here stays empty until the store below,
+        // which therefore never overwrites a message.  A stale full value
+        // only sends m to the stack.
+        const Word w = c.load(std::memory_order_relaxed);
+        if (Stack::id_of(w) == 0) [[likely]] {
+          // [P4] release: publishes the message (and its binding to its
+          // node) to the thread whose take empties the cache.
+          c.store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
+          // [P5] light barrier: pairs with shutdown()'s heavy barrier; either
+          // the load below sees the flag, or shutdown's drain sees the message.
+          if (CUBBY_KEEP(P5)) Platform::light_barrier();
+          // relaxed: ordered by [P5].
+          if (shut_down_.load(std::memory_order_relaxed)) drain();
+          return;
+        }
+      } else {
+        tc->skip.store(skip - 1, std::memory_order_relaxed);  // relaxed: a hint
       }
     }
     // Its place is waiting: the push cannot fail.  Its CAS is [P1]
@@ -350,16 +378,40 @@ class BasicMessageEngine {
  private:
   using Stack = detail::IndexStack<Message, Platform>;
   using Word = typename Stack::Word;
-  // A per-thread cache: one word, tag (bits 63..32, counts the word's
-  // changes) and node id (bits 31..0, 0: empty), alone on its cache line.
+  // A per-thread cache, alone on its cache line (see "The caches" in the
+  // class comment):
+  //   word     tag (bits 63..32, counts the word's changes) and node id
+  //            (bits 31..0, 0: empty).  Filled only by the owner (a plain
+  //            store); emptied by the owner with a plain store (take_own) or
+  //            by a thief with a CAS (steal).
+  //   busy     1 while the owner is inside take_own (the owner writes it).
+  //   thieves  threads inside steal() on this cache (a count).
+  //   skip, skip_len, steal_tag: the routing hint (see put and steal): how
+  //            many of the owner's next puts go to the stack instead.  Only
+  //            a heuristic: any value is correct.
   using Cache = typename Platform::template atomic<Word>;
-  using CacheLine = platform::CachePadded<Cache>;
+  using U32 = typename Platform::template atomic<std::uint32_t>;
+  struct ThreadCache {
+    ThreadCache() noexcept : word(0), busy(0), thieves(0), skip(0), skip_len(0), steal_tag(0) {}
+    Cache word;
+    U32 busy;
+    U32 thieves;
+    U32 skip;
+    U32 skip_len;
+    U32 steal_tag;
+  };
+  using CacheLine = platform::CachePadded<ThreadCache>;
+  // The routing hint's bounds: a thread whose cache is stolen from routes
+  // its next kMinSkip puts to the stack, twice as many after each steal
+  // that followed a single fill (a thread that only puts), up to kMaxSkip.
+  static constexpr std::uint32_t kMinSkip = 64;
+  static constexpr std::uint32_t kMaxSkip = 1u << 20;
 
   static constexpr Word next_version(Word w) noexcept { return ((w >> 32) + 1) << 32; }
 
   // my_cache: the calling thread's cache, or null (no index, or beyond
   // thread_caches).
-  Cache* my_cache() noexcept {
+  ThreadCache* my_cache() noexcept {
     const std::uint32_t i = Platform::thread_index() - 1;  // no_thread_index - 1: beyond any count
     return i < options_.thread_caches ? &caches_[i].value : nullptr;
   }
@@ -371,6 +423,81 @@ class BasicMessageEngine {
   static bool take(Cache& c, Word& w) noexcept {
     // [P4] acquire, [P6] release, failure relaxed: see above.
     return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), std::memory_order_relaxed);
+  }
+  // take_own: the owner's take from its own cache, without an RMW when no
+  // thief is at it: mark busy, check for thieves, take with a plain store.
+  // Null if the cache is empty.
+  Message* take_own(ThreadCache& c) noexcept {
+    // [P7] relaxed store, light barrier, load of thieves: the owner's half of
+    // the Dekker pair with steal()'s heavy barrier.  Either this load sees a
+    // thief's count (and we take with a CAS, as the thief does), or the
+    // thief's load of busy sees our mark and it waits for us to finish.
+    // relaxed: the barrier, not the store's order, is what the pair needs.
+    c.busy.store(1, std::memory_order_relaxed);
+    if (CUBBY_KEEP(P7)) Platform::light_barrier();
+    // [P9] acquire: pairs with a thief's release decrement; a count back at
+    // 0 shows us the thief's take, so the load of word below is not stale.
+    if (c.thieves.load(CUBBY_ORDER(P9, std::memory_order_acquire)) == 0) [[likely]] {
+      // relaxed: no thief takes before [P8] below releases it, and every
+      // earlier take is visible ([P9]); the owner fills the word itself.
+      const Word w = c.word.load(std::memory_order_relaxed);
+      const std::uint32_t id = Stack::id_of(w);
+      // [P6] release: a get that later finds the cache empty sees what we
+      // had seen (see get_elsewhere).  A plain store: nobody else writes the
+      // word until [P8].
+      if (id != 0) c.word.store(next_version(w), CUBBY_ORDER(P6, std::memory_order_release));
+      // [P8] release: pairs with the acquire load of busy in steal(); a thief
+      // that waited for this sees our store above and does not take again.
+      c.busy.store(0, CUBBY_ORDER(P8, std::memory_order_release));
+      return id != 0 ? pool_.pointer(id) : nullptr;
+    }
+    // A thief is counted: take by CAS, as thieves do; the CAS settles who
+    // gets the message.  [P8] release, as above (we wrote nothing).
+    c.busy.store(0, CUBBY_ORDER(P8, std::memory_order_release));
+    Word w = c.word.load(std::memory_order_relaxed);  // relaxed: a guess that take() checks
+    return take_message(c.word, w);
+  }
+  // steal: takes the message of another thread's cache `c` (or of any cache,
+  // for drain), given `w`, a value of its word that the caller has read.
+  // Null if the cache is (or becomes) empty; w is then that empty value.
+  // An empty w costs nothing; a message costs a heavy barrier (a
+  // membarrier(2)) and waits while the owner is inside take_own.
+  Message* steal(ThreadCache& c, Word& w) noexcept {
+    if (Stack::id_of(w) == 0) return nullptr;
+    // [P7] relaxed RMW, heavy barrier, load of busy: the thief's half of the
+    // pair (see take_own).  relaxed: RMW atomicity only.
+    c.thieves.fetch_add(1, std::memory_order_relaxed);
+    if (CUBBY_KEEP(P7)) Platform::heavy_barrier();
+    // An owner marked busy is a few instructions from done (longer only if it
+    // is preempted there): wait for it.
+    platform::Backoff<Platform> backoff;
+    // [P8] acquire: pairs with the owner's release of busy.
+    while (c.busy.load(CUBBY_ORDER(P8, std::memory_order_acquire)) != 0) {
+      if (!backoff.spin_once()) Platform::yield();
+    }
+    // relaxed: a guess that take() checks (and acquires, [P4]).
+    w = c.word.load(std::memory_order_relaxed);
+    Message* m = take_message(c.word, w);
+    if (m != nullptr) note_steal(c, w);  // w: the value taken
+    // [P9] release: pairs with take_own's acquire load of the count.
+    c.thieves.fetch_sub(1, CUBBY_ORDER(P9, std::memory_order_release));
+    return m;
+  }
+  // note_steal: after a thief took the message of word `w` from c, sends
+  // the owner's next puts to the stack, so that a thread whose cache others
+  // keep emptying (one that only puts, while others only get) stops filling
+  // it: every steal costs a heavy barrier.  All relaxed: a hint (see
+  // ThreadCache); races between thieves and the owner only change the count.
+  static void note_steal(ThreadCache& c, Word w) noexcept {
+    const auto tag = static_cast<std::uint32_t>(w >> 32);
+    const std::uint32_t last = c.steal_tag.load(std::memory_order_relaxed);  // relaxed: a hint
+    const std::uint32_t len = c.skip_len.load(std::memory_order_relaxed);    // relaxed: a hint
+    // The word went from the last steal's value (last) to w by one fill:
+    // the owner did nothing else with its cache in between.
+    const std::uint32_t next = tag - last == 1 ? (len * 2 < kMaxSkip ? len * 2 : kMaxSkip) : kMinSkip;
+    c.steal_tag.store(tag + 1, std::memory_order_relaxed);  // relaxed: a hint; the word's tag after our take
+    c.skip_len.store(next < kMinSkip ? kMinSkip : next, std::memory_order_relaxed);  // relaxed: a hint
+    c.skip.store(next < kMinSkip ? kMinSkip : next, std::memory_order_relaxed);      // relaxed: a hint
   }
   // take_message: takes whatever message cache `c` holds, starting from the
   // guess `w`; null once it is found empty (w is then that empty value).
@@ -410,7 +537,7 @@ BasicMessageEngine<Platform>::BasicMessageEngine(MessagePoolOptions options, std
     void* mem = resource_->allocate(options_.thread_caches * sizeof(CacheLine), alignof(CacheLine));
     caches_ = static_cast<CacheLine*>(mem);
     for (std::uint32_t i = 0; i < options_.thread_caches; ++i) {
-      ::new (static_cast<void*>(caches_ + i)) CacheLine(Word{0});
+      ::new (static_cast<void*>(caches_ + i)) CacheLine();
     }
   }
   for (std::uint32_t i = 0; i < options_.initial_pooled; ++i) {
@@ -459,11 +586,11 @@ GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcep
     }
     std::uint64_t tags = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
-      Cache& c = caches_[i].value;
+      ThreadCache& c = caches_[i].value;
       // [P6] acquire: a cache found emptied shows us what its taker had seen
       // (see take()).  A message found is acquired by take().
-      Word w = c.load(CUBBY_ORDER(P6, std::memory_order_acquire));
-      if (Message* m = take_message(c, w)) return GetResult::success(m);
+      Word w = c.word.load(CUBBY_ORDER(P6, std::memory_order_acquire));
+      if (Message* m = steal(c, w)) return GetResult::success(m);
       tags += w >> 32;
     }
     // get(always) needs no proof that the pool was empty: it has looked at
@@ -477,7 +604,7 @@ GetResult BasicMessageEngine<Platform>::get_elsewhere(Strategy strategy) noexcep
     std::uint64_t tags2 = 0;
     for (std::uint32_t i = 0; i < n && !changed; ++i) {
       // [P6] acquire: as in the first pass.
-      const Word w = caches_[i].value.load(CUBBY_ORDER(P6, std::memory_order_acquire));
+      const Word w = caches_[i].value.word.load(CUBBY_ORDER(P6, std::memory_order_acquire));
       changed = Stack::id_of(w) != 0;
       tags2 += w >> 32;
     }
@@ -523,11 +650,11 @@ template <class Platform>
 void BasicMessageEngine<Platform>::drain() noexcept {
   while (Message* m = pool_.pop()) destroy(m);
   for (std::uint32_t i = 0; i < options_.thread_caches; ++i) {
-    Cache& c = caches_[i].value;
+    ThreadCache& c = caches_[i].value;
     // relaxed: a guess that take() checks (and acquires).  After shutdown's
     // heavy barrier it sees any put that missed the flag ([P5]).
-    Word w = c.load(std::memory_order_relaxed);
-    if (Message* m = take_message(c, w)) destroy(m);
+    Word w = c.word.load(std::memory_order_relaxed);
+    if (Message* m = steal(c, w)) destroy(m);
   }
 }
 
