@@ -12,6 +12,10 @@
 //                   allocate it every time, a pooled message keeps its
 //                   capacity across put (put empties the body)
 // /threads:2: two threads at once on one engine (the same pool).
+// pool/pipeline/<impl>: two threads, one that only gets (or news) and hands
+//   each message through a cubby::Queue (capacity 64) to one that only puts
+//   (or deletes): the engine's usual shape, where every message changes
+//   threads.  Iterations count messages; CPU is both threads'.
 // ref/*: one uncontended CAS, one seq_cst fence: the floor of any shared
 //   lock-free pool (see the README).
 #include <atomic>
@@ -22,6 +26,7 @@
 
 #include "bench_main.hpp"
 #include "cubby/message_pool.hpp"
+#include "cubby/queue.hpp"
 
 namespace {
 
@@ -71,6 +76,55 @@ void BM_MessagePool(benchmark::State& state) {
     engine.put(m);
   }
 }
+
+// The pipeline: thread 0 makes messages and pushes them, thread 1 pops and
+// releases them; both run the same number of iterations.
+template <class Make, class Release>
+void pipeline(benchmark::State& state, Make make, Release release) {
+  static cubby::Queue<void*> queue(64);
+  std::uint64_t k = 0;
+  if (state.thread_index() == 0) {
+    for (auto _ : state) {
+      void* m = make(k++);
+      benchmark::DoNotOptimize(m);
+      (void)queue.push(std::move(m));
+    }
+  } else {
+    for (auto _ : state) {
+      void* m = nullptr;
+      (void)queue.pop(m);
+      release(m);
+    }
+  }
+}
+
+void BM_PipelineNewDelete(benchmark::State& state) {
+  pipeline(
+      state,
+      [](std::uint64_t k) -> void* {
+        auto* m = new PlainMessage;
+        m->header.sequence = k;
+        return m;
+      },
+      [](void* m) { delete static_cast<PlainMessage*>(m); });
+}
+BENCHMARK(BM_PipelineNewDelete)->Name("pool/pipeline/new_delete")->Threads(2)->UseRealTime();
+
+void BM_PipelineMessagePool(benchmark::State& state) {
+  cubby::MessageEngine& engine = shared_engine();
+  pipeline(
+      state,
+      [&engine](std::uint64_t k) -> void* {
+        cubby::Message* m = engine.get(cubby::Strategy::always).value();
+        m->header.sequence = k;
+        return m;
+      },
+      [&engine](void* p) {
+        auto* m = static_cast<cubby::Message*>(p);
+        engine.put(m);
+      });
+}
+BENCHMARK(BM_PipelineMessagePool)->Name("pool/pipeline/message_pool")->Threads(2)->UseRealTime();
 
 // References for reading the figures: the price of one uncontended atomic
 // read-modify-write and of one seq_cst fence on this machine.  A shared
