@@ -344,6 +344,7 @@ class BasicMessageEngine {
         if (Stack::id_of(w) == 0) [[likely]] {
           // [P4] release: publishes the message (and its binding to its
           // node) to the thread whose take empties the cache.
+          tc->held = m;
           c.store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
           // [P5] light barrier: pairs with shutdown()'s heavy barrier; either
           // the load below sees the flag, or shutdown's drain sees the message.
@@ -389,6 +390,11 @@ class BasicMessageEngine {
   //   skip, skip_len, steal_tag: the routing hint (see put and steal): how
   //            many of the owner's next puts go to the stack instead.  Only
   //            a heuristic: any value is correct.
+  //   held     the owner's alone (plain): the message of its last fill.
+  //            While the word holds an id, held is that id's message (only
+  //            the owner fills), so take_own returns it without looking the
+  //            node up (two dependent loads less: 3.3-4.4 ns against
+  //            4.7-5.9 ns per get+put, bench/README.md).
   using Cache = typename Platform::template atomic<Word>;
   using U32 = typename Platform::template atomic<std::uint32_t>;
   struct ThreadCache {
@@ -399,6 +405,7 @@ class BasicMessageEngine {
     U32 skip;
     U32 skip_len;
     U32 steal_tag;
+    Message* held = nullptr;  // see above
   };
   using CacheLine = platform::CachePadded<ThreadCache>;
   // The routing hint's bounds: a thread whose cache is stolen from routes
@@ -449,7 +456,7 @@ class BasicMessageEngine {
       // [P8] release: pairs with the acquire load of busy in steal(); a thief
       // that waited for this sees our store above and does not take again.
       c.busy.store(0, CUBBY_ORDER(P8, std::memory_order_release));
-      return id != 0 ? pool_.pointer(id) : nullptr;
+      return id != 0 ? c.held : nullptr;  // held: the message of our fill (see ThreadCache)
     }
     // A thief is counted: take by CAS, as thieves do; the CAS settles who
     // gets the message.  [P8] release, as above (we wrote nothing).
