@@ -342,9 +342,9 @@ class BasicMessageEngine {
         // only sends m to the stack.
         const Word w = c.load(std::memory_order_relaxed);
         if (Stack::id_of(w) == 0) [[likely]] {
+          tc->held = m;  // the owner's alone (see ThreadCache)
           // [P4] release: publishes the message (and its binding to its
           // node) to the thread whose take empties the cache.
-          tc->held = m;
           c.store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
           // [P5] light barrier: pairs with shutdown()'s heavy barrier; either
           // the load below sees the flag, or shutdown's drain sees the message.
@@ -501,10 +501,11 @@ class BasicMessageEngine {
     const std::uint32_t len = c.skip_len.load(std::memory_order_relaxed);    // relaxed: a hint
     // The word went from the last steal's value (last) to w by one fill:
     // the owner did nothing else with its cache in between.
-    const std::uint32_t next = tag - last == 1 ? (len * 2 < kMaxSkip ? len * 2 : kMaxSkip) : kMinSkip;
+    const std::uint32_t doubled = len < kMinSkip ? kMinSkip : len >= kMaxSkip / 2 ? kMaxSkip : len * 2;
+    const std::uint32_t next = tag - last == 1 ? doubled : kMinSkip;
     c.steal_tag.store(tag + 1, std::memory_order_relaxed);  // relaxed: a hint; the word's tag after our take
-    c.skip_len.store(next < kMinSkip ? kMinSkip : next, std::memory_order_relaxed);  // relaxed: a hint
-    c.skip.store(next < kMinSkip ? kMinSkip : next, std::memory_order_relaxed);      // relaxed: a hint
+    c.skip_len.store(next, std::memory_order_relaxed);      // relaxed: a hint
+    c.skip.store(next, std::memory_order_relaxed);          // relaxed: a hint
   }
   // take_message: takes whatever message cache `c` holds, starting from the
   // guess `w`; null once it is found empty (w is then that empty value).
