@@ -105,8 +105,9 @@
 // never pushed again (only the message's holder pushes it), so the stale
 // pointer it keeps is never read.
 //
-// The caches.  Each is one word on its own cache line: a node id (0:
-// empty) and a tag that counts the word's changes.  Only the thread whose
+// The caches.  Each is a word on its own cache line (beside the fields of
+// the take protocol, see ThreadCache): a node id (0: empty) and a tag that
+// counts the word's changes.  Only the thread whose
 // index owns the cache fills it (a plain release store, [P4]: no RMW);
 // since nobody else fills it, the owner's put reads an empty cache and
 // stores without racing anyone.  The owner empties it with a plain store
