@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -550,6 +551,57 @@ TEST(MessagePool, MessageInAnotherThreadsCacheIsFound) {
     }
     EXPECT_EQ(res.outstanding_blocks(), 0u);
   }
+}
+
+// The owner's take from its own cache (a plain store) races other threads'
+// steals (a CAS after a membarrier): one message, one owner that gets and
+// puts it back into its cache, two thieves that get with pool_only, until
+// each side has held it 5,000 times (or 10 s have passed).  A message held
+// by two threads at once is caught by the holder count (and, under TSan, as
+// a race on the header); the message is never lost.
+TEST(MessagePool, OwnerTakeRacingStealsHandsOutOnce) {
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1}, &res);
+    std::atomic<int> holders{0};
+    std::atomic<int> doubled{0};
+    std::atomic<bool> stop{false};
+    std::atomic<int> owner_got{0};
+    std::atomic<int> thief_got{0};
+    auto hold = [&](Message* m, std::atomic<int>& got) {
+      if (holders.fetch_add(1) != 0) ++doubled;
+      m->header.user += 1;  // plain memory, reset by put
+      holders.fetch_sub(1);
+      ++got;
+    };
+    std::vector<std::thread> thieves;
+    for (int k = 0; k < 2; ++k) {
+      thieves.emplace_back([&] {
+        while (!stop) {
+          Message* m = must_get(e, Strategy::pool_only);
+          if (m == nullptr) continue;
+          hold(m, thief_got);
+          e.put(m);  // into this thief's cache: the owner steals it back
+        }
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((owner_got < 5000 || thief_got < 5000) && std::chrono::steady_clock::now() < deadline) {
+      Message* m = must_get(e, Strategy::pool_only);
+      if (m == nullptr) continue;  // a thief holds it
+      hold(m, owner_got);
+      e.put(m);  // into the owner's cache (or the stack after a steal)
+    }
+    stop = true;
+    for (std::thread& t : thieves) t.join();
+    EXPECT_EQ(doubled.load(), 0);
+    Message* m = must_get(e, Strategy::pool_only);
+    ASSERT_NE(m, nullptr);          // still pooled
+    EXPECT_EQ(m->header.user, 0u);  // reset by put
+    EXPECT_EQ(e.live_messages(), 1u);
+    e.put(m);
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
 }
 
 // Shutdown destroys the messages cached by every thread, including threads
