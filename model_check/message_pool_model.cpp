@@ -315,6 +315,59 @@ MC_TEST(pool_only_exact_across_caches,
   });
 }
 
+// [P6] pool_only's null is exact when the owner takes from its own cache
+// while a thief is counted (take_own's CAS path).  Two messages, x held by
+// T2 and y by T1.  T2 puts x into its own cache and raises `ready`; T1 puts
+// y (into its cache) and raises `flag`; T2, once it sees the flag, gets
+// again (its own cache first); T3, once it sees `ready`, gets with
+// pool_only.  From T3's start one of the two is pooled at every moment, so
+// T3 must get one.  The failing execution: T3's first pass finds T1's cache
+// still empty and T2's holding x; T3 counts itself in as a thief, T2 sees
+// the count and takes x by CAS, and T3's steal reads the word T2 emptied.
+// That read (and a failed CAS) must acquire, as the passes' loads do: T2 saw
+// y's put, so T3's second pass then sees it too.  Read relaxed, the second
+// pass may still read T1's cache empty: a null while y is pooled.
+MC_TEST(pool_only_exact_after_failed_steal, mc::Options{}.bound(2)) {
+  struct S {
+    Pool p{opts(2, 2)};
+    Message* x = nullptr;
+    Message* y = nullptr;
+    Message* t2 = nullptr;
+    Message* t3 = nullptr;
+    mc::atomic<int> ready{0};
+    mc::atomic<int> flag{0};
+  };
+  auto* s = mc::make<S>();
+  s->x = get(s->p.e(), Strategy::pool_only);
+  s->y = get(s->p.e(), Strategy::pool_only);
+  MC_ASSERT(s->x != nullptr && s->y != nullptr);
+  t.thread([s] {
+    s->p.e().put(s->y);  // into T1's cache (index 2)
+    s->flag.store(1, std::memory_order_release);
+  });
+  t.thread([s] {
+    s->p.e().put(s->x);  // into T2's cache (index 3)
+    s->ready.store(1, std::memory_order_release);
+    if (s->flag.load(std::memory_order_acquire) == 1) {
+      s->t2 = get(s->p.e(), Strategy::pool_only);
+      MC_ASSERT(s->t2 != nullptr);
+    }
+  });
+  t.thread([s] {
+    if (s->ready.load(std::memory_order_acquire) == 1) {
+      s->t3 = get(s->p.e(), Strategy::pool_only);
+      MC_ASSERT(s->t3 != nullptr);
+    }
+  });
+  t.after([s] {
+    s->p.e().put(s->t2);
+    s->p.e().put(s->t3);
+    MC_ASSERT(s->p.e().live_messages() == 2);
+    s->p.finish();
+    mc::destroy(s);
+  });
+}
+
 // pool_only returns null only when the pool is empty.  One message; T1
 // takes it and puts it back, marking its phase (1: getting or holding, 2:
 // put back) with seq_cst stores; T2 gets with pool_only and reads the phase

@@ -137,12 +137,13 @@
 // get(always) looks once and then allocates, see there); if both
 // passes see them all empty and unchanged (the tags), the pool was empty at
 // a moment between them.  Takes and pops are release and the collects'
-// loads acquire ([P6]): a get that finds a place emptied sees what the
-// thread that emptied it had seen, so a put that happened before that take
-// cannot hide from the second pass.  The loop retries only when some other
-// operation completed, so it stays lock-free.  The collect reads
-// min(thread_caches, thread_index_bound()) caches: as many as the threads
-// that ever ran at once, not all 64.
+// loads acquire ([P6]; so do a steal's re-read of the word and its failed
+// CAS, whose value the collect counts): a get that finds a place emptied
+// sees what the thread that emptied it had seen, so a put that happened
+// before that take cannot hide from the second pass.  The loop retries only
+// when some other operation completed, so it stays lock-free.  The collect
+// reads min(thread_caches, thread_index_bound()) caches: as many as the
+// threads that ever ran at once, not all 64.
 //
 // Shutdown against a put into a cache ([P5]): the put stores, runs the
 // light half of the asymmetric barrier pair, and reads the flag; shutdown
@@ -427,10 +428,12 @@ class BasicMessageEngine {
   // is the cache's new value.  [P4] acquire: the message, published by the
   // put that filled the cache.  [P6] release: a get that later finds the
   // cache empty sees everything that happened before this take (see
-  // get_elsewhere).  Failure relaxed: the caller only retries or moves on.
+  // get_elsewhere).  [P6] acquire on failure: the value read may be that
+  // emptied cache, which get_elsewhere's collect counts as seen empty.
   static bool take(Cache& c, Word& w) noexcept {
-    // [P4] acquire, [P6] release, failure relaxed: see above.
-    return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), std::memory_order_relaxed);
+    // [P4] acquire, [P6] release; on failure [P6] acquire: see above.
+    return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6),
+                                     CUBBY_ORDER(P6, std::memory_order_acquire));
   }
   // take_own: the owner's take from its own cache, without an RMW when no
   // thief is at it: mark busy, check for thieves, take with a plain store.
@@ -483,8 +486,11 @@ class BasicMessageEngine {
     while (c.busy.load(CUBBY_ORDER(P8, std::memory_order_acquire)) != 0) {
       if (!backoff.spin_once()) Platform::yield();
     }
-    // relaxed: a guess that take() checks (and acquires, [P4]).
-    w = c.word.load(std::memory_order_relaxed);
+    // [P6] acquire, as the collect's loads: if this finds the cache emptied
+    // (an owner's take, or another thief's, won), get_elsewhere counts it as
+    // seen empty, so it must show us what the taker had seen.  A message
+    // found is acquired by take() ([P4]).
+    w = c.word.load(CUBBY_ORDER(P6, std::memory_order_acquire));
     Message* m = take_message(c.word, w);
     if (m != nullptr) note_steal(c, w);  // w: the value taken
     // [P9] release: pairs with take_own's acquire load of the count.
