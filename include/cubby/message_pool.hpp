@@ -4,7 +4,10 @@
 // Contract
 // --------
 // A MessageEngine owns a pool of Messages.  Several engines are independent.
-// Every member is thread-safe, except construction and destruction.
+// Every member is thread-safe, except construction and destruction.  A
+// child of fork() may use an engine only if no other thread of the parent
+// was inside one of its members at the fork (a get stopped halfway leaves
+// its cache marked busy, and thieves wait on that mark).
 //
 //   get(Strategy::pool_only)  a pooled message, or null if the pool is empty
 //                             (null is a valid answer, not an error);
@@ -301,8 +304,9 @@ class BasicMessageEngine {
  public:
   // BasicMessageEngine: creates initial_pooled messages.  Throws
   // std::invalid_argument if max_pooled < initial_pooled (naming both) or if
-  // resource is null, and whatever the resource throws if the initial
-  // messages cannot be allocated (nothing is leaked).
+  // resource is null; whatever the resource throws if the node array or the
+  // cache array cannot be allocated; std::bad_alloc if an initial message
+  // (or its body_reserve) cannot be.  Nothing is leaked.
   explicit BasicMessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
                               std::pmr::memory_resource* resource = std::pmr::new_delete_resource());
   ~BasicMessageEngine();
