@@ -373,12 +373,11 @@ MC_TEST(pool_only_exact_after_failed_steal, mc::Options{}.bound(2)) {
 // put back) with seq_cst stores; T2 gets with pool_only and reads the phase
 // before and after.  A null is correct only if T1's [get, put] interval
 // overlapped T2's get: phase >= 1 after it and phase <= 1 before it.
-// The phase marks stand for real time, which holds in the checker's default
-// model (a load reads only stores already executed), not in C++ itself: T1's
-// pop CAS only acquires, so a T2 that reads the head it left synchronizes
-// with nothing and may still read phase 0 after its get.  With load
-// speculation (--speculate) the checker finds that execution; the pool is
-// right in it (it was empty when T2 looked), the marks are not.
+// The phase marks stand for real time.  They hold in C++ too, not only in
+// the checker's default model (a load reads only stores already executed):
+// T2's null rests on reading the head or a cache that T1's pop or take
+// emptied, both release ([P6]), with acquire loads, so T2 then sees phase 1.
+// The test also passes with load speculation (--speculate).
 MC_TEST(pool_only_null_only_when_empty, mc::Options{}.bound(2)) {
   struct S {
     Pool p{opts(1, 1)};
