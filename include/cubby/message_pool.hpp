@@ -348,7 +348,7 @@ class BasicMessageEngine {
         // only sends m to the stack.
         const Word w = c.load(std::memory_order_relaxed);
         if (Stack::id_of(w) == 0) [[likely]] {
-          tc->held = m;  // the owner's alone (see ThreadCache)
+          tc->held.store(m);  // the owner's alone (see ThreadCache)
           // [P4] release: publishes the message (and its binding to its
           // node) to the thread whose take empties the cache.
           c.store(next_version(w) | m->node_, CUBBY_ORDER(P4, std::memory_order_release));
@@ -396,7 +396,8 @@ class BasicMessageEngine {
   //   skip, skip_len, steal_tag: the routing hint (see put and steal): how
   //            many of the owner's next puts go to the stack instead.  Only
   //            a heuristic: any value is correct.
-  //   held     the owner's alone (plain): the message of its last fill.
+  //   held     the owner's alone (a Platform::cell, so that the model
+  //            checker race-checks that claim): the message of its last fill.
   //            While the word holds an id, held is that id's message (only
   //            the owner fills), so take_own returns it without looking the
   //            node up (two dependent loads less: 3.3-4.4 ns against
@@ -411,7 +412,7 @@ class BasicMessageEngine {
     U32 skip;
     U32 skip_len;
     U32 steal_tag;
-    Message* held = nullptr;  // see above
+    typename Platform::template cell<Message*> held;  // see above; starts null
   };
   using CacheLine = platform::CachePadded<ThreadCache>;
   // The routing hint's bounds: a thread whose cache is stolen from routes
@@ -464,7 +465,7 @@ class BasicMessageEngine {
       // [P8] release: pairs with the acquire load of busy in steal(); a thief
       // that waited for this sees our store above and does not take again.
       c.busy.store(0, CUBBY_ORDER(P8, std::memory_order_release));
-      return id != 0 ? c.held : nullptr;  // held: the message of our fill (see ThreadCache)
+      return id != 0 ? c.held.load() : nullptr;  // held: the message of our fill (see ThreadCache)
     }
     // A thief is counted: take by CAS, as thieves do; the CAS settles who
     // gets the message.  [P8] release, as above (we wrote nothing).
