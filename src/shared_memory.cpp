@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "cubby/platform/ipc.hpp"
@@ -50,18 +52,25 @@ SharedMemory SharedMemory::create(const std::string& name, std::size_t size, boo
   return SharedMemory(name, p, size, unlink_on_destroy);
 }
 
-SharedMemory SharedMemory::open(const std::string& name, std::size_t size) {
+SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::chrono::milliseconds wait) {
   const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
   if (fd < 0) fail(errno, "shm_open(open)", name);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(err, "fstat", name);
-  }
-  if (static_cast<std::size_t>(st.st_size) < size) {
-    ::close(fd);
-    fail(EINVAL, "segment smaller than expected", name);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      fail(err, "fstat", name);
+    }
+    const auto have = static_cast<std::size_t>(st.st_size);
+    if (have >= size) break;
+    // 0 bytes: the creator is between shm_open and ftruncate (see create).
+    if (have != 0 || std::chrono::steady_clock::now() > deadline) {
+      ::close(fd);
+      fail(EINVAL, have == 0 ? "segment not sized in time" : "segment smaller than expected", name);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   return SharedMemory(name, map(fd, size, name), size, false);
 }

@@ -2,7 +2,9 @@
 // shared memory, used by forked producer and consumer processes.
 #include "cubby/shared_queue.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +99,32 @@ TEST(SharedQueue, CreateOpenUnlink) {
   // The creator's handle removed the name.
   EXPECT_THROW(Shared4::open(name), std::system_error);
   EXPECT_FALSE(Shared4::unlink(name));
+}
+
+// open() races create(): create() runs shm_open, then ftruncate, so an open
+// in between finds a segment of 0 bytes.  open waits for it to be sized (up
+// to its `wait`); a segment of another non-zero size fails at once.
+TEST(SharedMemory, OpenWaitsForTheCreatorToSizeTheSegment) {
+  using cubby::platform::SharedMemory;
+  const std::string name = unique_name("sizing");
+  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // a creator, stopped before ftruncate
+  ASSERT_GE(fd, 0);
+  EXPECT_THROW(SharedMemory::open(name, 4096), std::system_error);  // no wait: not sized yet
+  std::thread creator([fd] {
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(::ftruncate(fd, 4096), 0);
+  });
+  {
+    const SharedMemory m = SharedMemory::open(name, 4096, 5s);
+    EXPECT_EQ(m.size(), 4096u);
+    EXPECT_NE(m.data(), nullptr);
+  }
+  creator.join();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(SharedMemory::open(name, 8192, 5s), std::system_error);  // another size: no wait
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  ::close(fd);
+  EXPECT_TRUE(SharedMemory::unlink(name));
 }
 
 // A producer process and a consumer process over a small shared queue: every

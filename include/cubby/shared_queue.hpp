@@ -10,9 +10,9 @@
 // operations, close) across every process that maps it; T must be an
 // integral type (values are copied between address spaces as bits).
 //
-// Lifetime: create() makes the segment, constructs the queue and then marks
-// it ready ([Q3]); open() waits (up to a few seconds) for the mark ([Q4])
-// before it returns.  Handles unmap when destroyed; the creator's handle also
+// Lifetime: create() makes the segment, sizes it, constructs the queue and
+// then marks it ready ([Q3]); open() waits (up to `wait`, 5 s by default)
+// for the size and the mark ([Q4]) before it returns.  Handles unmap when destroyed; the creator's handle also
 // removes the name (processes that mapped the segment keep using it).  The
 // queue is never destroyed explicitly: it holds integers only.  A process
 // that dies while it owns a turn (inside a push or pop) blocks that slot for
@@ -66,9 +66,10 @@ class SharedQueue {
   // std::system_error if there is none, std::runtime_error if it was made for
   // another T or N, or if it is not ready within `wait`.
   static SharedQueue open(const std::string& name, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
-    platform::SharedMemory mem = platform::SharedMemory::open(name, segment_size());
-    auto* h = std::launder(reinterpret_cast<Header*>(mem.data()));
     const auto deadline = std::chrono::steady_clock::now() + wait;
+    // The creator may not have sized the segment yet: that wait counts too.
+    platform::SharedMemory mem = platform::SharedMemory::open(name, segment_size(), wait);
+    auto* h = std::launder(reinterpret_cast<Header*>(mem.data()));
     // [Q4] acquire: pairs with [Q3]: the creator's construction of the queue
     // happens-before our use of it.
     while (h->ready.load(CUBBY_ORDER(Q4, std::memory_order_acquire)) != kReady) {

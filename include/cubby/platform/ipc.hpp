@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <boost/atomic/ipc_atomic.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -131,8 +132,12 @@ class SharedMemory {
  public:
   // create: a new segment of `size` zero bytes; fails if the name exists.
   static SharedMemory create(const std::string& name, std::size_t size, bool unlink_on_destroy = true);
-  // open: an existing segment, which must be at least `size` bytes.
-  static SharedMemory open(const std::string& name, std::size_t size);
+  // open: an existing segment, which must be at least `size` bytes.  A
+  // segment of 0 bytes is one whose creator has not sized it yet (create()
+  // runs shm_open, then ftruncate): open waits up to `wait` for it to grow.
+  // A segment of another non-zero size fails at once.
+  static SharedMemory open(const std::string& name, std::size_t size,
+                           std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   // unlink: removes the name (mappings stay valid); false if it did not exist.
   static bool unlink(const std::string& name) noexcept;
 
