@@ -11,8 +11,11 @@
 // Queue<T> holds at most capacity() values of any nothrow-movable T.  push()
 // blocks while the queue is full, pop() while it is empty.  All members are
 // thread-safe (except construction and destruction); the queue is a
-// linearizable FIFO.  A queue of capacity 1 behaves exactly as a Cubby
-// (tests/queue_test.cpp runs the same scenarios against both).
+// linearizable FIFO.  A queue of capacity 1 behaves as a Cubby (of a T
+// that both accept): tests/queue_test.cpp runs the same scenarios against
+// both.  One difference, at close: a Cubby still completes a push that a pop
+// in line was already owed (see cubby.hpp, close), a Queue completes no push
+// once close() has returned.
 //
 // Arrival order: every blocking push and pop takes a ticket when it arrives;
 // push k deposits the k-th value and pop k receives it.  Waiting pushers
@@ -42,7 +45,8 @@
 //
 // Bulk operations move n values with one ticket operation; the values occupy
 // n consecutive positions of the FIFO (no other push interleaves, no other
-// pop takes one of them):
+// pop takes one of them; after close, a pop that meets a hole claims again,
+// so its values need not be consecutive):
 //   try_push_bulk(span)   pushes the longest prefix that fits now; returns its
 //                         length (the rest is untouched).
 //   try_pop_bulk(span)    receives up to span.size() values there now.
@@ -54,7 +58,8 @@
 // Progress: try operations and fast paths are lock-free except for the wait
 // on a promised turn.  Blocking waits spin briefly (platform::Backoff), then
 // sleep on the slot's futex word; a handoff wakes only the thread whose turn
-// it is, and makes no syscall when nobody sleeps.
+// it is (and any timed operation waiting on that slot for a promise, which
+// re-checks), and makes no syscall when nobody sleeps.
 //
 // Representation
 // --------------
@@ -74,11 +79,16 @@
 //   two capacity indexes with a mask and a shift, others with one division.
 //   Queue<T, P> allocates the slots at construction; Queue<T, P, N> (alias
 //   FixedQueue<T, N, P>) stores them inline, so the whole queue can live in
-//   memory shared between processes (see shared_queue.hpp).
+//   memory shared between processes, with a platform whose atomics and
+//   futexes work across processes (platform::IpcPlatform, as SharedQueue
+//   uses; the default NativePlatform's private futexes and membarrier do
+//   not).
 //   Tickets wrap modulo 2^64, turns modulo 2^31: seamless for every capacity
-//   at the turn wrap, and at the ticket wrap for power-of-two capacities.  (A
-//   queue of another capacity would need 2^64 operations, centuries, to reach
-//   the ticket wrap.)  StartTicket lets tests start next to a wrap.
+//   at the turn wrap, and at the ticket wrap for power-of-two capacities up
+//   to 2^34 (2^64 / capacity laps must be a multiple of 2^30).  (A queue of
+//   another capacity would need 2^64 operations, centuries, to reach the
+//   ticket wrap; a StartTicket near the wrap must not be used with it.)
+//   StartTicket lets tests start next to a wrap.
 //
 // Costs (uncontended): push or pop = one load of the config line, one
 // fetch_add on its counter's line, and on the slot line one acquire load,
@@ -474,7 +484,7 @@ class Queue {
 };
 
 // FixedQueue<T, N>: a Queue whose N slots are stored inline (no allocation;
-// placeable in shared memory).
+// placeable in shared memory with platform::IpcPlatform, see shared_queue.hpp).
 template <class T, std::size_t N, class Platform = DefaultPlatform>
 using FixedQueue = Queue<T, Platform, N>;
 

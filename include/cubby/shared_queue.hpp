@@ -12,12 +12,18 @@
 //
 // Lifetime: create() makes the segment, sizes it, constructs the queue and
 // then marks it ready ([Q3]); open() waits (up to `wait`, 5 s by default)
-// for the size and the mark ([Q4]) before it returns.  Handles unmap when destroyed; the creator's handle also
-// removes the name (processes that mapped the segment keep using it).  The
-// queue is never destroyed explicitly: it holds integers only.  A process
-// that dies while it owns a turn (inside a push or pop) blocks that slot for
-// everyone: like any in-memory lock-free queue, this is not robust against
-// crashes.
+// for the size and the mark ([Q4]) before it returns.  Handles unmap when
+// destroyed; the creator's handle also removes the name (processes that
+// mapped the segment keep using it).  The queue is never destroyed
+// explicitly: it holds integers only.
+//
+// Crashes: like any in-memory lock-free queue, this one is not robust
+// against a process that dies inside an operation.  A process killed after
+// taking a ticket (inside a push or pop, waiting or not) leaves its turn
+// unserved: the slot stops for every later lap, and pops that reach it wait
+// even after close().  One killed inside a put's busy window makes close()
+// wait for it.  One killed while asleep leaves its sleeper count behind,
+// so every later handoff on that slot makes a futex wake syscall.
 //
 // Representation: line 0 of the segment is the header (ready mark and layout
 // check), then the queue (sizeof(queue_type), whole cache lines).

@@ -78,8 +78,9 @@ class TicketDispatch {
   }
   // try_take_promised_pop: a pop ticket whose push partner has arrived
   // (push - pop > 0).  relaxed: as above.  `fresh`: read the push counter
-  // with an RMW, which reads the latest value; a drain after close must, since
-  // a stale read there would end the drain ("closed") while values remain.
+  // with an RMW, which reads the last value in the counter's modification
+  // order; a drain after close must, since a stale read there would end the
+  // drain ("closed") while values remain.
   bool try_take_promised_pop(std::uint64_t& ticket, bool fresh = false) noexcept {
     return try_take_promised_pop_n(1, ticket, fresh) == 1;
   }
@@ -193,7 +194,11 @@ class TicketDispatch {
 // this waiter.  So if the next ticket is still t and still unpromised, the
 // partner that will promise it advances slot_of(t) after seeing our count,
 // and wakes the timed channel.  If the next ticket moved on (another thread
-// claimed t), the loop chooses again.
+// claimed t) before the re-check, the loop chooses again; if it moves on
+// after, the waiter sleeps until slot_of(t)'s next advance (the deposit of
+// push t for a pop, the take of pop t - capacity for a push) or its
+// deadline, then chooses again: late if that thread is preempted, never
+// lost.
 template <class Platform, class Closed, class Claim, class SlotOf>
 Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, Closed closed, Claim claim,
                    SlotOf slot_of) noexcept {

@@ -12,11 +12,13 @@
 // the put of lap L, turn 2L+1 to the take of lap L.  Exactly one thread owns
 // each turn, and only the owner of the current turn touches the value.  The
 // owner finishes its turn by advancing the word to turn+1, which wakes the
-// thread sleeping for turn+1, if any, and nobody else.
+// thread sleeping for turn+1, if any, and the slot's ticketless timed
+// sleepers (see wait_timed), who re-check.
 //
-// close() sets the closed flag.  From then on no put can complete (the value
-// stays with the caller), a take still receives a value already put, and a
-// take whose value will never come returns closed.
+// close() sets the closed flag.  Once settle() has also run, no put that
+// marks itself busy can complete unadmitted (the value stays with the
+// caller); a take still receives a value already put, and a take whose
+// value will never come returns closed.
 //
 // Which puts may still complete after close is the dispatcher's policy,
 // passed to put() as `admitted`: the default (no put completes once the flag
@@ -58,11 +60,14 @@
 // Futex channels: a sleeper for turn t waits on bit (t mod 31); ticketless
 // timed sleepers on bit 31.  With at most 31 threads in line per slot an
 // advance wakes exactly the next turn's owner; beyond that, sleepers 31 turns
-// apart share a channel, wake together, and all but one sleep again.
+// apart share a channel, wake together, and all but one sleep again.  (At
+// the turn wrap, 2^31 = 2 mod 31, turns 2^31 - 1 and 1 also share one: an
+// extra wake, no more.)
 //
 // Costs: put with nobody asleep: one acquire load of state_, two plain stores
-// to it, one load of waiters_, the value write; take: one acquire load, one
-// plain store, one load of waiters_, the value read.  No RMW, no fence, no
+// to it, two loads of waiters_ (the closed flag, then the sleeper count),
+// the value write; take: one acquire load, one plain store, one load of
+// waiters_, the value read.  No RMW, no fence, no
 // syscall unless a thread sleeps.
 #pragma once
 
@@ -315,14 +320,16 @@ class TurnSlot {
     }
   }
 
-  // sleep_at: sleeps on turn's channel (every channel once closed) unless the slot moved on from
-  // (state `seen`, closed `closed_seen`).  Returns after a wake, a change, or
-  // when there is no reason to sleep; the caller re-checks.
+  // sleep_at: sleeps on turn's channel (every channel once closed) unless
+  // the slot moved on from (state `seen`, closed `closed_seen`).  Returns
+  // after a wake, a change, or when there is no reason to sleep; the caller
+  // re-checks.
   void sleep_at(Word turn, Word seen, bool closed_seen) noexcept {
     // [S4] acquire: pairs with the release bump in wake().  If this read saw
-    // a bump made after an advancer's count load, that load would have seen
-    // our count (coherence); so a wake that missed our count is before this
-    // read, and the one that saw it changes seq_ from what we read.
+    // an advancer's bump, that advancer's count load happened before it, so
+    // before our count RMW below, and could not see our count (coherence).
+    // So an advancer whose load does see our count bumps seq_ after this
+    // read: the futex wait below then finds seq_ changed, or is woken.
     const Word seq = seq_.load(CUBBY_ORDER(S4, std::memory_order_acquire));
     // [D2] relaxed RMW, heavy barrier, then the re-read: the sleeper's half of
     // the Dekker pair with [D1].  relaxed: RMW atomicity only.
