@@ -921,6 +921,24 @@ INSTANTIATE_TEST_SUITE_P(NearWraps, QueueWrap,
                              WrapCase{8, 8 * ((std::uint64_t{1} << 30) - 200) + 5},
                              WrapCase{3, 0}));
 
+// A capacity that is not a power of two does not divide 2^64: tickets
+// 2^64 - 1 and 0 would share a slot in different laps, so a start that could
+// reach the wrap (above 2^63) is rejected, naming the start; powers of two
+// (the wrap cases above) and starts up to 2^63 are accepted.
+TEST(Queue, StartNearTheWrapNeedsAPowerOfTwoCapacity) {
+  const std::uint64_t near_wrap = std::numeric_limits<std::uint64_t>::max() - 5;
+  try {
+    Queue<int> q(3, StartTicket{near_wrap});
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(near_wrap)), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((FixedQueue<int, 7>(StartTicket{(std::uint64_t{1} << 63) + 1})), std::invalid_argument);
+  EXPECT_NO_THROW((Queue<int>(3, StartTicket{std::uint64_t{1} << 63})));
+  EXPECT_NO_THROW((Queue<int>(4, StartTicket{near_wrap})));
+  EXPECT_NO_THROW((FixedQueue<int, 8>(StartTicket{near_wrap})));
+}
+
 TEST(Queue, FixedQueueStartTicket) {
   FixedQueue<int, 3> q(StartTicket{3 * ((std::uint64_t{1} << 30) - 2) + 1});
   for (int round = 0; round < 10; ++round) {

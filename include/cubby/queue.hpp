@@ -85,10 +85,10 @@
 //   not).
 //   Tickets wrap modulo 2^64, turns modulo 2^31: seamless for every capacity
 //   at the turn wrap, and at the ticket wrap for power-of-two capacities up
-//   to 2^34 (2^64 / capacity laps must be a multiple of 2^30).  (A queue of
-//   another capacity would need 2^64 operations, centuries, to reach the
-//   ticket wrap; a StartTicket near the wrap must not be used with it.)
-//   StartTicket lets tests start next to a wrap.
+//   to 2^34 (2^64 / capacity laps must be a multiple of 2^30).  A queue of
+//   another capacity would stall at the ticket wrap; starting at 0 it needs
+//   2^64 operations, centuries, to reach it, and a StartTicket (which lets
+//   tests start next to a wrap) above 2^63 is rejected for it.
 //
 // Costs (uncontended): push or pop = one load of the config line, one
 // fetch_add on its counter's line, and on the slot line one acquire load,
@@ -134,6 +134,22 @@ inline std::uint64_t first_lap(std::uint64_t start, std::size_t i, std::size_t c
   return (start + offset) / cap;
 }
 
+// checked_start: `start`, or std::invalid_argument if a queue of `capacity`
+// starting there could reach the ticket wrap: 2^64 is not a multiple of a
+// capacity that is not a power of two, so tickets 2^64 - 1 and 0 would use
+// one slot in different laps (a stall).  Starting at most at 2^63 keeps the
+// wrap 2^63 operations away.
+inline std::uint64_t checked_start(std::uint64_t start, std::size_t capacity) {
+  const bool power_of_two = (capacity & (capacity - 1)) == 0;
+  if (!power_of_two && start > (std::uint64_t{1} << 63)) {
+    throw std::invalid_argument("cubby::Queue: start ticket " + std::to_string(start) + " with capacity " +
+                                std::to_string(capacity) +
+                                " (not a power of two) would reach the 2^64 ticket wrap mid-lap; "
+                                "start at most at 2^63, or use a power-of-two capacity");
+  }
+  return start;
+}
+
 // QueueSlots: the slot array, heap-allocated (Capacity == dynamic_capacity) or
 // inline (Capacity == N).  Slot i is constructed at its first lap.
 template <class Slot, std::size_t Capacity>
@@ -142,8 +158,11 @@ class QueueSlots {
   using Padded = platform::CachePadded<Slot>;
   static_assert(Capacity > 0, "FixedQueue: capacity must be at least 1");
 
-  QueueSlots(std::size_t /*capacity*/, std::uint64_t start) noexcept {
-    for (std::size_t i = 0; i < Capacity; ++i) ::new (static_cast<void*>(&bytes_[i * sizeof(Padded)])) Padded(first_lap(start, i, Capacity));
+  QueueSlots(std::size_t /*capacity*/, std::uint64_t start) {
+    (void)checked_start(start, Capacity);
+    for (std::size_t i = 0; i < Capacity; ++i) {
+      ::new (static_cast<void*>(&bytes_[i * sizeof(Padded)])) Padded(first_lap(start, i, Capacity));
+    }
   }
   ~QueueSlots() {
     for (std::size_t i = 0; i < Capacity; ++i) slot(i).~Padded();
@@ -171,7 +190,7 @@ class QueueSlots<Slot, dynamic_capacity> {
   using Padded = platform::CachePadded<Slot>;
 
   QueueSlots(std::size_t capacity, std::uint64_t start)
-      : capacity_(checked(capacity)),
+      : capacity_(checked(capacity, start)),
         shift_(log2_if_power_of_two(capacity)),
         mask_(shift_ >= 0 ? capacity - 1 : 0),
         slots_(static_cast<Padded*>(::operator new(capacity * sizeof(Padded), std::align_val_t{alignof(Padded)}))) {
@@ -193,8 +212,9 @@ class QueueSlots<Slot, dynamic_capacity> {
   std::uint64_t lap(std::uint64_t t) const noexcept { return shift_ >= 0 ? t >> shift_ : t / capacity_; }
 
  private:
-  static std::size_t checked(std::size_t capacity) {
+  static std::size_t checked(std::size_t capacity, std::uint64_t start) {
     if (capacity == 0) throw std::invalid_argument("cubby::Queue: capacity must be at least 1, got 0");
+    (void)checked_start(start, capacity);
     if (capacity > std::numeric_limits<std::size_t>::max() / sizeof(Padded) / 2) {
       throw std::invalid_argument("cubby::Queue: capacity " + std::to_string(capacity) + " is too large");
     }
@@ -230,8 +250,10 @@ class Queue {
   static constexpr bool fixed_capacity = Capacity != dynamic_capacity;
 
   // Queue(capacity): a queue of `capacity` slots (dynamic form only).
-  // Throws std::invalid_argument if capacity is 0 (or absurdly large),
-  // std::bad_alloc if the slots cannot be allocated.
+  // Throws std::invalid_argument if capacity is 0 (or absurdly large), or
+  // for a start ticket that could reach the ticket wrap with a capacity that
+  // is not a power of two (see Representation); std::bad_alloc if the slots
+  // cannot be allocated.
   explicit Queue(std::size_t capacity)
     requires(!fixed_capacity)
       : Queue(capacity, StartTicket{}) {}
@@ -242,7 +264,9 @@ class Queue {
   Queue() noexcept
     requires(fixed_capacity)
       : Queue(StartTicket{}) {}
-  explicit Queue(StartTicket start) noexcept
+  // Throws std::invalid_argument for a start that could reach the ticket
+  // wrap with a capacity that is not a power of two (see Representation).
+  explicit Queue(StartTicket start)
     requires(fixed_capacity)
       : config_(Capacity, start.value), push_(start.value), pop_(start.value) {}
 
