@@ -40,7 +40,7 @@ std::unique_ptr<C> make_channel(Rng& rng) {
 
 const Registrar transfer{Workload{
     "cubby", "producers/consumers, blocking/try/timed mix, close under load, wrapping tickets", Kind::blocking,
-    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false,
+    check_conservation | check_fifo | check_progress, /*producer_consumer=*/true, /*expect_failure=*/false,
     [](Run& run) { run_transfer<Cubby<std::uint64_t>>(run, make_channel<Cubby<std::uint64_t>>, /*fifo=*/true); }}};
 
 const Registrar handoff{Workload{

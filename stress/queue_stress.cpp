@@ -2,7 +2,8 @@
 //
 //   queue      producers/consumers over the whole single-value API, epochs
 //              closed under load, random capacities (1 .. 64, powers of two
-//              and not) and start tickets: conservation, per-producer FIFO
+//              and not) and start tickets: conservation, per-producer FIFO,
+//              progress (values move until each epoch's close)
 //   queue-lin  short windows checked against a bounded FIFO of capacity 2
 //              (holes left by voided pushes may sit between values)
 //   queue-bulk producers/consumers mixing push_bulk/try_push_bulk and
@@ -11,13 +12,15 @@
 //              rest of a partial bulk push, and contiguity: the values of one
 //              bulk push occupy consecutive FIFO positions, so a pop_bulk
 //              that received one of them not last in its run received the
-//              next one right after it
+//              next one right after it; progress
 //
 // With CUBBY_STRESS_BROKEN it also registers queue-bulk over broken
 // wrappers: broken-queue-bulk-drop (try_pop_bulk loses its last value now and
 // then; conservation) and broken-queue-bulk-gap (push_bulk pushes in two
-// runs; contiguity, reported as fifo).
+// runs; contiguity, reported as fifo); and queue over broken-queue-stall (a
+// queue that stops taking values until close, losing nothing; progress).
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cstdint>
@@ -51,7 +54,7 @@ using U64Queue = Queue<std::uint64_t>;
 
 const Registrar transfer{Workload{
     "queue", "producers/consumers, blocking/try/timed mix, close under load, random capacity", Kind::blocking,
-    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false, [](Run& run) {
+    check_conservation | check_fifo | check_progress, /*producer_consumer=*/true, /*expect_failure=*/false, [](Run& run) {
       run_transfer<U64Queue>(
           run,
           [](Rng& rng) {
@@ -98,6 +101,7 @@ void run_bulk_transfer(Run& run, Make make) {
   std::size_t max_batch = 1;
   bool done = false;
   std::barrier sync(static_cast<std::ptrdiff_t>(P + Q + 1));
+  StallCheck stall(Q);
 
   auto producer = [&](unsigned p) {
     Rng rng(run.seed_for(1 + p));
@@ -212,6 +216,7 @@ void run_bulk_transfer(Run& run, Make make) {
           }
           worst.see(sw.elapsed());
           for (std::size_t i = 0; i < got; ++i) log.receive(run, buf[i]);
+          stall.received(q, got);
           if (closed) {
             if (op >= 4) drain(c);  // pop_bulk reported closed: already drained
             break;
@@ -220,7 +225,10 @@ void run_bulk_transfer(Run& run, Make make) {
           std::uint64_t v = 0;
           const Status s = mixed_pop(c, v, rng);
           worst.see(sw.elapsed());
-          if (s == Status::ok) log.receive(run, v);
+          if (s == Status::ok) {
+            log.receive(run, v);
+            stall.received(q);
+          }
           if (s == Status::closed) {
             drain(c);
             break;
@@ -272,7 +280,7 @@ void run_bulk_transfer(Run& run, Make make) {
     done = run.stopping();
     sync.arrive_and_wait();  // epoch starts
     if (done) break;
-    sleep_while_running(run, std::chrono::milliseconds(10 + rng.below(190)));
+    stall.sleep_epoch(run, std::chrono::milliseconds(10 + rng.below(190)));
     current->close();
     sync.arrive_and_wait();  // every worker saw closed
     while (auto v = current->try_pop()) {
@@ -299,7 +307,7 @@ std::unique_ptr<C> make_bulk_queue(std::size_t capacity, Rng& rng) {
 
 const Registrar bulk{Workload{
     "queue-bulk", "producers/consumers mixing bulk and single operations, close under load", Kind::blocking,
-    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false,
+    check_conservation | check_fifo | check_progress, /*producer_consumer=*/true, /*expect_failure=*/false,
     [](Run& run) { run_bulk_transfer<U64Queue>(run, make_bulk_queue<U64Queue>); }}};
 
 #ifdef CUBBY_STRESS_BROKEN
@@ -346,6 +354,40 @@ void broken_bulk(Run& run) {
   using C = BrokenBulkQueue<F>;
   run_bulk_transfer<C>(run, make_bulk_queue<C>);
 }
+
+// A queue that stops taking values after its first 1000 pushes: then its
+// push waits until close(), try_push reports full and push_for times out,
+// each keeping its value, and pops wait for values that never come.  Nothing
+// is lost or duplicated, and close() ends every wait: only the progress
+// check can tell.
+class StallingQueue : public U64Queue {
+ public:
+  using U64Queue::U64Queue;
+  Status push(const std::uint64_t& v) noexcept {
+    if (!stalled()) return U64Queue::push(v);
+    while (!is_closed()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    return Status::closed;
+  }
+  bool try_push(const std::uint64_t& v) noexcept { return !stalled() && U64Queue::try_push(v); }
+  template <class Rep, class Period>
+  Status push_for(const std::uint64_t& v, std::chrono::duration<Rep, Period> timeout) noexcept {
+    if (!stalled()) return U64Queue::push_for(v, timeout);
+    std::this_thread::sleep_for(timeout);
+    return is_closed() ? Status::closed : Status::timeout;
+  }
+
+ private:
+  // relaxed: a count only; the queue's own edges order the values.
+  bool stalled() noexcept { return pushes_.fetch_add(1, std::memory_order_relaxed) >= 1000; }
+  std::atomic<std::uint64_t> pushes_{0};
+};
+
+const Registrar broken_stall{Workload{
+    "broken-queue-stall", "queue that stops taking values until close (nothing lost)", Kind::blocking,
+    check_progress, true, true, [](Run& run) {
+      run_transfer<StallingQueue>(
+          run, [](Rng&) { return std::make_unique<StallingQueue>(16); }, /*fifo=*/true);
+    }}};
 
 const Registrar broken_bulk_drop{Workload{"broken-queue-bulk-drop", "queue whose try_pop_bulk loses a value now and then",
                                           Kind::blocking, check_conservation, true, true,

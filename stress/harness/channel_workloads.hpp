@@ -12,7 +12,10 @@
 //
 //   run_transfer:        producers and consumers move tagged values in epochs
 //                        that end with close() under load; checks
-//                        conservation and (if fifo) per-producer order.
+//                        conservation, (if fifo) per-producer order, and
+//                        progress: values still move in the last 100 ms of
+//                        an epoch (StallCheck; a stall would otherwise end
+//                        at the close unnoticed).
 //   run_handoff:         tokens circulate; each holder stamps the token it
 //                        holds; checks exclusive ownership and that no token
 //                        leaks.  The token's plain fields are written by every
@@ -83,6 +86,45 @@ Status mixed_pop(C& c, T& out, Rng& rng) {
   return c.pop_for(out, random_timeout(rng));
 }
 
+// StallCheck: whether values keep moving through an epoch.  Consumers count
+// what they receive (relaxed, as ThreadCounter: a statistic that publishes
+// nothing); the coordinator sleeps through the epoch with sleep_epoch, which
+// checks that the count grew during the epoch's last kWindow.  Without it a
+// primitive that stalls (every operation blocked or timing out while
+// producers and consumers run) would go unnoticed: the epoch's close() wakes
+// every thread, and no value is lost or duplicated.
+class StallCheck {
+ public:
+  static constexpr std::chrono::milliseconds kWindow{100};
+
+  explicit StallCheck(unsigned consumers) : moved_(consumers) {}
+  // received: consumer q received n values (only consumer q calls it).
+  void received(unsigned q, std::uint64_t n = 1) noexcept { moved_[q].add(n); }
+  // sleep_epoch: sleeps `len`, returning early when the run stops; an epoch
+  // of at least 1.2 kWindow is checked over its last kWindow.
+  void sleep_epoch(Run& run, std::chrono::milliseconds len) const {
+    if (len < kWindow + kWindow / 5) return sleep_while_running(run, len);
+    sleep_while_running(run, len - kWindow);
+    const std::uint64_t before = total();
+    const auto t0 = std::chrono::steady_clock::now();
+    sleep_while_running(run, kWindow);
+    if (run.stopping() || std::chrono::steady_clock::now() - t0 < kWindow) return;
+    if (total() == before) {
+      run.violation("progress: no value moved in the last " + std::to_string(kWindow.count()) +
+                    " ms of an epoch while producers and consumers ran (a stall)");
+    }
+  }
+
+ private:
+  std::uint64_t total() const noexcept {
+    std::uint64_t n = 0;
+    // relaxed: a statistic (see ThreadCounter).
+    for (const auto& c : moved_) n += c.ops.load(std::memory_order_relaxed);
+    return n;
+  }
+  std::vector<ThreadCounter> moved_;
+};
+
 // ---------------------------------------------------------------------------
 // run_transfer
 // ---------------------------------------------------------------------------
@@ -97,6 +139,7 @@ void run_transfer(Run& run, Make make, bool fifo) {
   std::unique_ptr<C> current;
   bool done = false;
   std::barrier sync(static_cast<std::ptrdiff_t>(P + Q + 1));
+  StallCheck stall(Q);
 
   auto producer = [&](unsigned p) {
     Rng rng(run.seed_for(1 + p));
@@ -135,7 +178,10 @@ void run_transfer(Run& run, Make make, bool fifo) {
         const Status s = mixed_pop(c, v, rng);
         worst.see(sw.elapsed());
         ops.add();
-        if (s == Status::ok) log.receive(run, v);
+        if (s == Status::ok) {
+          log.receive(run, v);
+          stall.received(q);
+        }
         if (s != Status::closed) continue;
         // Closed: values deposited before close() are still owed; drain them.
         while (c.pop(v) == Status::ok) {
@@ -162,7 +208,7 @@ void run_transfer(Run& run, Make make, bool fifo) {
     sync.arrive_and_wait();  // epoch starts
     if (done) break;
     // Each epoch ends with close() while producers and consumers are busy.
-    sleep_while_running(run, std::chrono::milliseconds(10 + rng.below(190)));
+    stall.sleep_epoch(run, std::chrono::milliseconds(10 + rng.below(190)));
     current->close();
     sync.arrive_and_wait();  // every worker saw closed
     while (auto v = current->try_pop()) {

@@ -13,7 +13,7 @@ constexpr std::size_t kKeptMessages = 8;
 std::string checks_to_string(unsigned checks) {
   static constexpr std::pair<unsigned, const char*> names[] = {
       {check_conservation, "conservation"}, {check_fifo, "fifo"},   {check_linearizability, "linearizability"},
-      {check_ownership, "ownership"},       {check_faults, "faults"},
+      {check_ownership, "ownership"},       {check_faults, "faults"},   {check_progress, "progress"},
   };
   std::string out;
   for (const auto& [bit, name] : names) {

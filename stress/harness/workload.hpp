@@ -48,6 +48,7 @@ enum Check : unsigned {
   check_linearizability = 1u << 2,
   check_ownership = 1u << 3,
   check_faults = 1u << 4,
+  check_progress = 1u << 5,  // values keep moving until each epoch's close (StallCheck)
 };
 std::string checks_to_string(unsigned checks);
 
