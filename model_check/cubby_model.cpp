@@ -152,6 +152,30 @@ MC_TEST(cubby_close_publishes, mc::Options{}.bound(3)) {
   });
 }
 
+// [S3] close against timed operations: a pop_for or push_for that returns
+// `closed` sees what the closer wrote before close(), also when it learns of
+// the close from its own count RMW on the waiter word (the slot was closed
+// before it counted itself in as a ticketless timed waiter).
+MC_TEST(cubby_timed_close_publishes, mc::Options{}.bound(2)) {
+  struct S {
+    C c;
+    mc::cell<int> note{0};
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    s->note.store(42);
+    s->c.close();
+  });
+  t.thread([s] {
+    int got = -1;
+    if (s->c.pop_for(got, std::chrono::milliseconds(1)) == Status::closed) MC_ASSERT(s->note.load() == 42);
+  });
+  t.thread([s] {
+    if (s->c.push_for(7, std::chrono::milliseconds(1)) == Status::closed) MC_ASSERT(s->note.load() == 42);
+  });
+  t.after([s] { mc::destroy(s); });
+}
+
 // close against a waiting pusher and a timed pop: every waiter wakes.
 MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
   struct S {

@@ -254,10 +254,15 @@ class TurnSlot {
   TimedWait wait_timed(const platform::SteadyTime* deadline, StillWaiting still_waiting) noexcept {
     // [S4] acquire: pairs with the release bump in wake(); see sleep_at.
     const Word seq = seq_.load(CUBBY_ORDER(S4, std::memory_order_acquire));
-    // relaxed: the count needs only RMW atomicity; [D2] orders it.
+    // relaxed: the count needs only RMW atomicity; [D2] orders it.  A closed
+    // flag seen here is acquired below.
     const std::uint64_t prev = waiters_.fetch_add(kTimedOne, std::memory_order_relaxed);
     TimedWait result = TimedWait::woken;
     if ((prev & kClosed) != 0) {
+      // [S3] acquire: our caller returns closed (or drains) because of the
+      // flag, so what the closer did before close() (Cubby: its close
+      // tickets) must be visible to it.
+      (void)is_closed();
       result = TimedWait::closed;
     } else {
       if (CUBBY_KEEP(D2)) Platform::heavy_barrier();  // [D2]
