@@ -34,7 +34,9 @@
 // value.  The first pop after close receives the value owed to P.
 //
 // Progress: try_push/try_pop and the fast paths are lock-free except for the
-// wait on a promised turn (which waits only for threads already in line).
+// wait on a promised turn (which waits only for threads already in line, or
+// for a close() that has taken its tickets and not yet set the flag: a few
+// instructions, longer only if the closer is preempted there).
 // Blocking waits spin briefly (platform::Backoff), then sleep on a futex.
 //
 // Representation

@@ -58,17 +58,20 @@
 // that is neither will read the flag set.
 //
 // Futex channels: a sleeper for turn t waits on bit (t mod 31); ticketless
-// timed sleepers on bit 31.  With at most 31 threads in line per slot an
-// advance wakes exactly the next turn's owner; beyond that, sleepers 31 turns
-// apart share a channel, wake together, and all but one sleep again.  (At
-// the turn wrap, 2^31 = 2 mod 31, turns 2^31 - 1 and 1 also share one: an
-// extra wake, no more.)
+// timed sleepers on bit 31.  While the turns that threads wait for on one
+// slot span fewer than 31 (puts and takes both count: about 15 laps of
+// waiters), an advance wakes exactly the next turn's owner; beyond that,
+// sleepers 31 turns apart share a channel, wake together, and all but one
+// sleep again.  (At the turn wrap, 2^31 = 2 mod 31, so turns 2^31 - 2 and
+// 2^31 - 1 share channels with turns 0 and 1: an extra wake, no more.)
 //
 // Costs: put with nobody asleep: one acquire load of state_, two plain stores
 // to it, two loads of waiters_ (the closed flag, then the sleeper count),
 // the value write; take: one acquire load, one plain store, one load of
-// waiters_, the value read.  No RMW, no fence, no
-// syscall unless a thread sleeps.
+// waiters_, the value read.  No RMW, no fence, no syscall unless a thread
+// sleeps.  After close, a wait that sees the flag runs one heavy barrier
+// ([D3], a membarrier(2) syscall) before it decides: a cost of operations
+// that meet the close, not of the open queue.
 #pragma once
 
 #include <cstdint>
