@@ -271,6 +271,36 @@ MC_TEST(pool_owner_take_races_steal, mc::Options{}.bound(2)) {
   });
 }
 
+// TwoMessages: the state of the pool_only exactness tests.  Two messages x
+// and y, taken in setup; flags the threads raise; what T2 and T3 got.
+struct TwoMessages {
+  Pool p{opts(2, 2)};
+  Message* x = nullptr;
+  Message* y = nullptr;
+  Message* t2 = nullptr;
+  Message* t3 = nullptr;
+  mc::atomic<int> ready{0};
+  mc::atomic<int> flag{0};
+
+  TwoMessages() {
+    x = get(p.e(), Strategy::pool_only);
+    y = get(p.e(), Strategy::pool_only);
+    MC_ASSERT(x != nullptr && y != nullptr);
+  }
+  // must_get: a get(pool_only) that the test knows finds a message.
+  void must_get(Message*& into) {
+    into = get(p.e(), Strategy::pool_only);
+    MC_ASSERT(into != nullptr);
+  }
+  // finish: after the threads, both messages go back; nothing leaked.
+  void finish() {
+    p.e().put(t2);
+    p.e().put(t3);
+    MC_ASSERT(p.e().live_messages() == 2);
+    p.finish();
+  }
+};
+
 // [P6] pool_only's null is exact across caches.  Two messages: x pooled in
 // the main thread's cache, y held by T1.  T1 puts y (into its own cache)
 // and raises a flag; T2, once it sees the flag, takes one message (x, or y);
@@ -280,37 +310,18 @@ MC_TEST(pool_owner_take_races_steal, mc::Options{}.bound(2)) {
 // passes: a null while y is pooled.
 MC_TEST(pool_only_exact_across_caches,
         mc::Options{}.mode(mc::Search::pct).runs(20000).depth(3).with_seed(11)) {
-  struct S {
-    Pool p{opts(2, 2)};
-    Message* y = nullptr;
-    Message* t2 = nullptr;
-    Message* t3 = nullptr;
-    mc::atomic<int> flag{0};
-  };
-  auto* s = mc::make<S>();
-  Message* x = get(s->p.e(), Strategy::pool_only);
-  s->y = get(s->p.e(), Strategy::pool_only);
-  MC_ASSERT(x != nullptr && s->y != nullptr);
-  s->p.e().put(x);  // into the main thread's cache
+  auto* s = mc::make<TwoMessages>();
+  s->p.e().put(s->x);  // into the main thread's cache
   t.thread([s] {
     s->p.e().put(s->y);
     s->flag.store(1, std::memory_order_release);
   });
   t.thread([s] {
-    if (s->flag.load(std::memory_order_acquire) == 1) {
-      s->t2 = get(s->p.e(), Strategy::pool_only);
-      MC_ASSERT(s->t2 != nullptr);
-    }
+    if (s->flag.load(std::memory_order_acquire) == 1) s->must_get(s->t2);
   });
-  t.thread([s] {
-    s->t3 = get(s->p.e(), Strategy::pool_only);
-    MC_ASSERT(s->t3 != nullptr);
-  });
+  t.thread([s] { s->must_get(s->t3); });
   t.after([s] {
-    s->p.e().put(s->t2);
-    s->p.e().put(s->t3);
-    MC_ASSERT(s->p.e().live_messages() == 2);
-    s->p.finish();
+    s->finish();
     mc::destroy(s);
   });
 }
@@ -328,19 +339,7 @@ MC_TEST(pool_only_exact_across_caches,
 // y's put, so T3's second pass then sees it too.  Read relaxed, the second
 // pass may still read T1's cache empty: a null while y is pooled.
 MC_TEST(pool_only_exact_after_failed_steal, mc::Options{}.bound(2)) {
-  struct S {
-    Pool p{opts(2, 2)};
-    Message* x = nullptr;
-    Message* y = nullptr;
-    Message* t2 = nullptr;
-    Message* t3 = nullptr;
-    mc::atomic<int> ready{0};
-    mc::atomic<int> flag{0};
-  };
-  auto* s = mc::make<S>();
-  s->x = get(s->p.e(), Strategy::pool_only);
-  s->y = get(s->p.e(), Strategy::pool_only);
-  MC_ASSERT(s->x != nullptr && s->y != nullptr);
+  auto* s = mc::make<TwoMessages>();
   t.thread([s] {
     s->p.e().put(s->y);  // into T1's cache (index 2)
     s->flag.store(1, std::memory_order_release);
@@ -348,22 +347,13 @@ MC_TEST(pool_only_exact_after_failed_steal, mc::Options{}.bound(2)) {
   t.thread([s] {
     s->p.e().put(s->x);  // into T2's cache (index 3)
     s->ready.store(1, std::memory_order_release);
-    if (s->flag.load(std::memory_order_acquire) == 1) {
-      s->t2 = get(s->p.e(), Strategy::pool_only);
-      MC_ASSERT(s->t2 != nullptr);
-    }
+    if (s->flag.load(std::memory_order_acquire) == 1) s->must_get(s->t2);
   });
   t.thread([s] {
-    if (s->ready.load(std::memory_order_acquire) == 1) {
-      s->t3 = get(s->p.e(), Strategy::pool_only);
-      MC_ASSERT(s->t3 != nullptr);
-    }
+    if (s->ready.load(std::memory_order_acquire) == 1) s->must_get(s->t3);
   });
   t.after([s] {
-    s->p.e().put(s->t2);
-    s->p.e().put(s->t3);
-    MC_ASSERT(s->p.e().live_messages() == 2);
-    s->p.finish();
+    s->finish();
     mc::destroy(s);
   });
 }
