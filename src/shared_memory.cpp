@@ -55,7 +55,7 @@ SharedMemory SharedMemory::create(const std::string& name, std::size_t size, boo
 SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::chrono::milliseconds wait) {
   const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
   if (fd < 0) fail(errno, "shm_open(open)", name);
-  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const auto deadline = deadline_after(wait);
   for (;;) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {

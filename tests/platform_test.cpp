@@ -45,6 +45,22 @@ TEST(Futex, PastDeadlineTimesOutWithoutSleeping) {
             FutexResult::timed_out);
 }
 
+TEST(Deadline, SaturatesAtTheClocksEndAndNeverLiesInThePast) {
+  using cubby::platform::deadline_after;
+  using cubby::platform::SteadyTime;
+  EXPECT_EQ(deadline_after(std::chrono::seconds::max()), SteadyTime::max());
+  EXPECT_EQ(deadline_after(std::chrono::nanoseconds::max()), SteadyTime::max());
+  EXPECT_EQ(deadline_after(std::chrono::duration<double>(1e30)), SteadyTime::max());
+  const auto before = Clock::now();
+  const auto due = deadline_after(std::chrono::seconds::min());  // now: already due
+  const auto after = Clock::now();
+  EXPECT_GE(due, before);
+  EXPECT_LE(due, after);
+  const auto d = deadline_after(std::chrono::seconds(1)) - before;
+  EXPECT_GE(d, std::chrono::seconds(1));
+  EXPECT_LT(d, std::chrono::seconds(2));
+}
+
 TEST(Futex, WakeReachesOnlyItsChannel) {
   std::atomic<std::uint32_t> word{0};
   std::atomic<int> woken{0};

@@ -121,12 +121,12 @@ class Cubby {
 
   template <class Rep, class Period>
   Status push_for(T v, std::chrono::duration<Rep, Period> timeout) noexcept {
-    return push_until(v, clock::now() + std::chrono::ceil<clock::duration>(timeout));
+    return push_until(v, platform::deadline_after(timeout));  // saturated
   }
   Status push_until(T v, clock::time_point deadline) noexcept { return timed_push(v, &deadline); }
   template <class Rep, class Period>
   Status pop_for(T& out, std::chrono::duration<Rep, Period> timeout) noexcept {
-    return pop_until(out, clock::now() + std::chrono::ceil<clock::duration>(timeout));
+    return pop_until(out, platform::deadline_after(timeout));  // saturated
   }
   Status pop_until(T& out, clock::time_point deadline) noexcept { return timed_pop(out, &deadline); }
 

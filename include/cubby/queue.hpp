@@ -416,7 +416,7 @@ class Queue {
  private:
   template <class Rep, class Period>
   static clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
-    return clock::now() + std::chrono::ceil<clock::duration>(timeout);
+    return platform::deadline_after(timeout);  // saturated: duration::max() waits without end
   }
   std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
 

@@ -72,7 +72,7 @@ class SharedQueue {
   // std::system_error if there is none, std::runtime_error if it was made for
   // another T or N, or if it is not ready within `wait`.
   static SharedQueue open(const std::string& name, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
-    const auto deadline = std::chrono::steady_clock::now() + wait;
+    const auto deadline = platform::deadline_after(wait);
     // The creator may not have sized the segment yet: that wait counts too.
     platform::SharedMemory mem = platform::SharedMemory::open(name, segment_size(), wait);
     auto* h = std::launder(reinterpret_cast<Header*>(mem.data()));

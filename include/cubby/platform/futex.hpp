@@ -30,6 +30,22 @@ inline constexpr std::uint32_t futex_all_channels = 0xFFFFFFFFu;
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// deadline_after: now + timeout on the steady clock, saturated.  A timeout
+// longer than the clock can represent from now (duration::max(), hours of
+// years) gives SteadyTime::max(), a wait without end in practice; zero or a
+// negative timeout gives now (already due).  The plain sum would overflow,
+// signed overflow, and typically time out at once.
+template <class Rep, class Period>
+SteadyTime deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
+  const SteadyTime now = std::chrono::steady_clock::now();
+  if (timeout <= timeout.zero()) return now;
+  // Compared as long double seconds: converting either side to the other's
+  // type could itself overflow.
+  const std::chrono::duration<long double> room = SteadyTime::max() - now;
+  if (std::chrono::duration<long double>(timeout) >= room) return SteadyTime::max();
+  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
+}
+
 // futex_wait: if *word == expected, sleeps until woken on a channel in
 // `channels` (FUTEX_WAIT_BITSET), or until `deadline` (absolute, steady clock;
 // null for none) passes.  `word` is the address of any 32-bit atomic word
