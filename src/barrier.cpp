@@ -55,10 +55,10 @@ bool registered() noexcept {
 void asymmetric_heavy_barrier() noexcept {
   if (registered()) {
     if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-      // A child of fork() may need its own registration (the kernel keeps it
-      // per address space; Linux 6.x carries it over); any other failure
-      // would break the pairing with light barriers that are compiler
-      // barriers only: give up loudly.
+      // EPERM: not registered for this address space.  fork() copies the
+      // registration (only exec clears it), so this path is a safeguard;
+      // any other failure would break the pairing with light barriers
+      // that are compiler barriers only: give up loudly.
       if (errno != EPERM || !register_membarrier() || sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
         std::fputs("cubby: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration\n", stderr);
         std::abort();

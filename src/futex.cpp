@@ -45,7 +45,10 @@ FutexResult futex_wait(const void* word, std::uint32_t expected, std::uint32_t c
     case EAGAIN: return FutexResult::value_changed;
     case ETIMEDOUT: return FutexResult::timed_out;
     case EINTR: return FutexResult::interrupted;
-    default: return FutexResult::woken;  // EFAULT/EINVAL cannot happen with a valid word; callers re-check anyway
+    // Any other error (EFAULT/EINVAL cannot happen with a valid word; ENOSYS
+    // or EPERM can, if a seccomp filter forbids futex): callers re-check the
+    // word and wait again, so a wait degrades to polling, never to a lost wake.
+    default: return FutexResult::woken;
   }
 }
 

@@ -78,13 +78,18 @@ SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::
 bool SharedMemory::unlink(const std::string& name) noexcept { return ::shm_unlink(name.c_str()) == 0; }
 
 SharedMemory::SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept
-    : name_(std::move(name)), data_(data), size_(size), unlink_on_destroy_(unlink_on_destroy) {}
+    : name_(std::move(name)),
+      data_(data),
+      size_(size),
+      unlink_on_destroy_(unlink_on_destroy),
+      creator_pid_(static_cast<int>(::getpid())) {}
 
 SharedMemory::SharedMemory(SharedMemory&& o) noexcept
     : name_(std::move(o.name_)),
       data_(std::exchange(o.data_, nullptr)),
       size_(std::exchange(o.size_, 0)),
-      unlink_on_destroy_(std::exchange(o.unlink_on_destroy_, false)) {}
+      unlink_on_destroy_(std::exchange(o.unlink_on_destroy_, false)),
+      creator_pid_(o.creator_pid_) {}
 
 SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
   if (this != &o) {
@@ -93,6 +98,7 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
     unlink_on_destroy_ = std::exchange(o.unlink_on_destroy_, false);
+    creator_pid_ = o.creator_pid_;
   }
   return *this;
 }
@@ -101,7 +107,8 @@ SharedMemory::~SharedMemory() { release(); }
 
 void SharedMemory::release() noexcept {
   if (data_ != nullptr) ::munmap(data_, size_);
-  if (unlink_on_destroy_) ::shm_unlink(name_.c_str());
+  // Only in the creating process: a fork() child holds a copy of this handle.
+  if (unlink_on_destroy_ && creator_pid_ == static_cast<int>(::getpid())) ::shm_unlink(name_.c_str());
   data_ = nullptr;
   unlink_on_destroy_ = false;
 }

@@ -127,6 +127,23 @@ TEST(SharedMemory, OpenWaitsForTheCreatorToSizeTheSegment) {
   EXPECT_TRUE(SharedMemory::unlink(name));
 }
 
+// The creator's handle removes the name when it goes, in the creating
+// process only: a fork() child that destroys its copy leaves the name.
+TEST(SharedMemory, AForkedChildsCopyOfTheCreatorDoesNotUnlink) {
+  using cubby::platform::SharedMemory;
+  const std::string name = unique_name("fork-unlink");
+  {
+    SharedMemory creator = SharedMemory::create(name, 4096);
+    const pid_t child = spawn([&] {
+      { SharedMemory gone = std::move(creator); }  // the child's copy, destroyed there
+      return 0;
+    });
+    ASSERT_EQ(wait_exit_code(child), 0);
+    EXPECT_NO_THROW(SharedMemory::open(name, 4096));  // the name is still there
+  }
+  EXPECT_THROW(SharedMemory::open(name, 4096), std::system_error);  // the creator's own destructor removed it
+}
+
 // A producer process and a consumer process over a small shared queue: every
 // value arrives exactly once and in order, through blocking, timed, try and
 // bulk operations; close() in the producer ends the consumer.

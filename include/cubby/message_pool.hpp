@@ -4,10 +4,12 @@
 // Contract
 // --------
 // A MessageEngine owns a pool of Messages.  Several engines are independent.
-// Every member is thread-safe, except construction and destruction.  A
-// child of fork() may use an engine only if no other thread of the parent
-// was inside one of its members at the fork (a get stopped halfway leaves
-// its cache marked busy, and thieves wait on that mark).
+// Every member is thread-safe, except construction and destruction, but not
+// async-signal-safe: a signal handler must not call them (a thread's cache
+// assumes its owner is not re-entered).  A child of fork() may use an engine
+// only if no other thread of the parent was inside one of its members at the
+// fork (a get stopped halfway leaves its cache marked busy, and thieves wait
+// on that mark).
 //
 //   get(Strategy::pool_only)  a pooled message, or null if the pool is empty
 //                             (null is a valid answer, not an error);

@@ -13,8 +13,8 @@ namespace cubby::platform {
 //  - x86-64: lines are 64 bytes, but the L2 "spatial" (adjacent-line) prefetcher
 //    fetches lines in 128-byte aligned pairs, so two atomics 64 bytes apart still
 //    ping-pong.  Intel's optimisation manual and folly both use 128.
-//  - aarch64: 64-byte lines on most cores, 128 on Apple M-series and some
-//    Neoverse parts; use 128 so one binary is right on both.
+//  - aarch64: 64-byte lines on most cores (Neoverse N1, N2, V1 included),
+//    128 on Apple M-series; use 128 so one binary is right on both.
 //  - powerpc64: 128-byte lines.  s390x: 256-byte lines.
 //  - everything else: 64.
 #if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__) || defined(__powerpc64__)

@@ -126,7 +126,9 @@ struct IpcPlatform {
 
 // SharedMemory: a POSIX shared-memory segment (shm_open + mmap), mapped
 // read-write.  Move-only; the destructor unmaps.  The name stays until
-// unlink() (a creator made with unlink_on_destroy removes it when it goes).
+// unlink() (a creator made with unlink_on_destroy removes it when it goes,
+// in the creating process only: a copy inherited by a fork() child does
+// not).
 // Errors throw std::system_error naming the segment.
 class SharedMemory {
  public:
@@ -135,7 +137,8 @@ class SharedMemory {
   // open: an existing segment, which must be at least `size` bytes.  A
   // segment of 0 bytes is one whose creator has not sized it yet (create()
   // runs shm_open, then ftruncate): open waits up to `wait` for it to grow.
-  // A segment of another non-zero size fails at once.
+  // A segment of a smaller non-zero size fails at once (a larger one is
+  // accepted; its first `size` bytes are mapped).
   static SharedMemory open(const std::string& name, std::size_t size,
                            std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   // unlink: removes the name (mappings stay valid); false if it did not exist.
@@ -157,6 +160,7 @@ class SharedMemory {
   void* data_ = nullptr;
   std::size_t size_ = 0;
   bool unlink_on_destroy_ = false;
+  int creator_pid_ = 0;  // the process whose destructor unlinks (if unlink_on_destroy_)
 };
 
 }  // namespace cubby::platform

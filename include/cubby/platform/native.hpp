@@ -41,10 +41,19 @@
 //   static std::uint32_t thread_index();  static std::uint32_t thread_index_bound();
 //       A small number naming the calling thread among the live threads: 1,
 //       2, ..., never shared by two live threads; an exited thread's index is
-//       reused, and everything the exited thread did happens-before the
-//       reuse.  no_thread_index for a thread that has none (beyond
-//       max_thread_indices threads, or during its thread-local destructors).
-//       thread_index_bound(): no live thread's index exceeds it (grows only).
+//       reused, and everything the exited thread did before it released the
+//       index (a thread-local destructor) happens-before the reuse.  After
+//       that release, what the thread still runs (thread-locals destroyed
+//       later, pthread-key destructors) sees no_thread_index, so code must
+//       look the index up on each use, as the message pool does, never keep
+//       it.  no_thread_index for a thread that has none (beyond
+//       max_thread_indices threads, or after the release).
+//       thread_index_bound(): grows only; no index a thread has returned
+//       from thread_index() exceeds it.
+//       Not async-signal-safe: no signal handler may call it (or the message
+//       pool, whose per-thread caches assume their owner is not re-entered).
+//       A fork() child keeps the indices of the parent's other threads,
+//       which never return them.
 //       The message pool keys its per-thread caches by it.
 #pragma once
 
@@ -97,8 +106,8 @@ inline void cpu_relax() noexcept {
 
 namespace detail {
 #ifdef CUBBY_TSAN
-// ThreadSanitizer does not model fences (GCC rejects them under
-// -fsanitize=thread); a seq_cst RMW is a full barrier on x86-64, where the
+// ThreadSanitizer does not model fences (GCC warns about them under
+// -fsanitize=thread, an error with -Werror); a seq_cst RMW is a full barrier on x86-64, where the
 // sanitizer builds run.  One word per thread, so that the stand-in gives
 // ThreadSanitizer no happens-before edges between threads (which could hide a
 // race).  (On AArch64 an RMW is not a full barrier; there this stand-in would
