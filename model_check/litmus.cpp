@@ -122,6 +122,29 @@ void lb_fences(mc::Exec& t, Outcomes* out, Orders o) {
   });
 }
 
+// CoRR+hb: read-read coherence through happens-before.  T2 reads x, then
+// releases y, then reads x again; T3 acquires y and reads x.  If T2's first
+// read saw 1 and T3 saw y, T3's read must see 1 too (the first read
+// happens before it): 110 is forbidden.  T2's second read must not hide the
+// first from the checker's coherence record.
+void corr_hb(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s] { s->x.store(1, std::memory_order_relaxed); });
+  t.thread([s, o] {
+    s->r[0] = s->x.load(std::memory_order_relaxed);
+    s->y.store(1, o.st);
+    s->r[3] = s->x.load(std::memory_order_relaxed);
+  });
+  t.thread([s, o] {
+    s->r[1] = s->y.load(o.ld);
+    s->r[2] = s->x.load(std::memory_order_relaxed);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1], s->r[2]}));
+    mc::destroy(s);
+  });
+}
+
 void iriw(mc::Exec& t, Outcomes* out, Orders o) {
   auto* s = mc::make<Two>();
   t.thread([s, o] { s->x.store(1, o.st); });
@@ -218,6 +241,8 @@ std::vector<Litmus> table() {
   v.push_back({"LB", "r0=x; y=1 || r1=y; x=1", kRelRlx, lb, all_bits(2)});
   v.push_back({"LB", "r0=x; y=1 || r1=y; x=1", kRlxAcq, lb, all_bits(2)});
   v.push_back({"LB+fences", "r0=x; fence; y=1 || r1=y; fence; x=1", kRelaxed, lb_fences, minus(all_bits(2), {"11"})});
+  v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
+               minus(all_bits(3), {"110"})});
   return v;
 }
 

@@ -152,7 +152,7 @@ struct Store {
   bool init = false;
   std::uint32_t step = 0;      // trace step that made it
   VC sync{};                   // what an acquire reader gains (release sequence)
-  VC readers{};                // per thread: clock at its latest read of this store (0: none)
+  VC readers{};                // per thread: clock at its earliest read of this store (0: none)
 };
 
 struct Location {
@@ -615,7 +615,9 @@ class Engine {
   void observe(Location& L, unsigned i, std::memory_order mo) {
     ModelThread& T = threads[cur];
     Store& s = L.stores[i];
-    s.readers[cur] = T.clock[cur];
+    // The earliest read counts: whatever happens after it must read s or
+    // later (CoRR), and a later read by the same thread would hide it.
+    if (s.readers[cur] == 0) s.readers[cur] = T.clock[cur];
     if (mo == std::memory_order_seq_cst) s.sc_first = std::min(s.sc_first, seq);
     saw(L, s, i + 1 != L.count);
     if (is_acquire(mo)) {
@@ -707,7 +709,9 @@ class Engine {
         continue;
       }
       Store& s = L.stores[w];
-      s.readers[p.tid] = p.epoch;  // CoRR, CoWR for the load's thread and whatever happens after it
+      // CoRR, CoWR for the load's thread and whatever happens after it; the
+      // earliest read counts (see observe).
+      if (s.readers[p.tid] == 0 || p.epoch < s.readers[p.tid]) s.readers[p.tid] = p.epoch;
       if (!p.acquire) join(threads[p.tid].acq_pending, s.sync);  // for its later acquire fences
       if (tracing) {
         event(cur, pad("", 13) + pad(obj(id), 14) + "  fulfils the promise of T" + std::to_string(p.tid) +
