@@ -145,6 +145,54 @@ void corr_hb(mc::Exec& t, Outcomes* out, Orders o) {
   });
 }
 
+// The asymmetric barrier pair (platform light_barrier / heavy_barrier):
+// SB with a barrier between each thread's relaxed store and load.  Light
+// against heavy (or heavy against heavy) orders like two seq_cst fences, so
+// 00 is forbidden; light against light (two compiler barriers) orders
+// nothing: 00 is allowed.
+enum class Bar { light, heavy, none };
+void barrier(Bar b) {
+  if (b != Bar::none) mc::detail::barrier(b == Bar::heavy, mc::source_location::current());
+}
+std::function<void(mc::Exec&, Outcomes*, Orders)> sb_barriers(Bar b0, Bar b1) {
+  return [b0, b1](mc::Exec& t, Outcomes* out, Orders o) {
+    auto* s = mc::make<Two>();
+    t.thread([s, o, b0] {
+      s->x.store(1, o.st);
+      barrier(b0);
+      s->r[0] = s->y.load(o.ld);
+    });
+    t.thread([s, o, b1] {
+      s->y.store(1, o.st);
+      barrier(b1);
+      s->r[1] = s->x.load(o.ld);
+    });
+    t.after([s, out] {
+      out->insert(digits({s->r[0], s->r[1]}));
+      mc::destroy(s);
+    });
+  };
+}
+// MP through light barriers only: they are no release or acquire fences, so
+// the flag can be seen before the data (10 allowed).
+void mp_light(mc::Exec& t, Outcomes* out, Orders) {
+  auto* s = mc::make<Two>();
+  t.thread([s] {
+    s->x.store(1, std::memory_order_relaxed);
+    barrier(Bar::light);
+    s->y.store(1, std::memory_order_relaxed);
+  });
+  t.thread([s] {
+    s->r[0] = s->y.load(std::memory_order_relaxed);
+    barrier(Bar::light);
+    s->r[1] = s->x.load(std::memory_order_relaxed);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1]}));
+    mc::destroy(s);
+  });
+}
+
 void iriw(mc::Exec& t, Outcomes* out, Orders o) {
   auto* s = mc::make<Two>();
   t.thread([s, o] { s->x.store(1, o.st); });
@@ -241,6 +289,31 @@ std::vector<Litmus> table() {
   v.push_back({"LB", "r0=x; y=1 || r1=y; x=1", kRelRlx, lb, all_bits(2)});
   v.push_back({"LB", "r0=x; y=1 || r1=y; x=1", kRlxAcq, lb, all_bits(2)});
   v.push_back({"LB+fences", "r0=x; fence; y=1 || r1=y; fence; x=1", kRelaxed, lb_fences, minus(all_bits(2), {"11"})});
+  v.push_back({"SB+light/heavy", "x=1; light; r0=y || y=1; heavy; r1=x", kRelaxed, sb_barriers(Bar::light, Bar::heavy),
+               minus(all_bits(2), {"00"})});
+  v.push_back({"SB+heavy/heavy", "x=1; heavy; r0=y || y=1; heavy; r1=x", kRelaxed, sb_barriers(Bar::heavy, Bar::heavy),
+               minus(all_bits(2), {"00"})});
+  v.push_back({"SB+light/light", "x=1; light; r0=y || y=1; light; r1=x", kRelaxed, sb_barriers(Bar::light, Bar::light),
+               all_bits(2)});
+  v.push_back({"SB+light/sc", "x=1; light; r0=y || y=1 sc; r1=x sc (else relaxed)", kRelaxed,
+               [](mc::Exec& t, Outcomes* out, Orders) {
+                 auto* s = mc::make<Two>();
+                 t.thread([s] {
+                   s->x.store(1, std::memory_order_relaxed);
+                   barrier(Bar::light);
+                   s->r[0] = s->y.load(std::memory_order_relaxed);
+                 });
+                 t.thread([s] {
+                   s->y.store(1, std::memory_order_seq_cst);
+                   s->r[1] = s->x.load(std::memory_order_seq_cst);
+                 });
+                 t.after([s, out] {
+                   out->insert(digits({s->r[0], s->r[1]}));
+                   mc::destroy(s);
+                 });
+               },
+               all_bits(2)});
+  v.push_back({"MP+light/light", "x=1; light; y=1 || r0=y; light; r1=x", kRelaxed, mp_light, all_bits(2)});
   v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
                minus(all_bits(3), {"110"})});
   return v;

@@ -168,11 +168,18 @@ struct Location {
   std::uint32_t dropped = 0;
 };
 
+// ScFence: a seq_cst fence, or one half of the asymmetric barrier pair.
+// join_at: what a load after it must not read older than (rule 4.4): for a
+// seq_cst fence or a heavy barrier, the join of the seq_cst fences and heavy
+// barriers up to it, and of the light barriers before the last heavy one;
+// for a light barrier, the join as of the last heavy barrier before it.
+enum class FenceKind : std::uint8_t { seq_cst, heavy, light };
 struct ScFence {
   std::uint32_t seq;
   std::uint8_t tid;
   std::uint32_t epoch;
-  VC join_at;  // join of every seq_cst fence up to and including this one
+  VC join_at;
+  FenceKind kind;
 };
 
 enum class TState : std::uint8_t { unused, runnable, blocked, joining, finished };
@@ -259,7 +266,9 @@ class Engine {
   std::vector<Location> locs;
   std::uint32_t nlocs = 0;
   std::vector<ScFence> fences;
-  VC sc_join{};
+  VC sc_join{};     // seq_cst fences, heavy barriers, light barriers before a heavy one
+  VC heavy_join{};  // sc_join as of the last heavy barrier
+  VC light_join{};  // light barriers
   std::uint32_t seq = 0;
   std::uint64_t uid = 0;
   std::uint32_t steps = 0;
@@ -565,9 +574,11 @@ class Engine {
     return nlocs++;
   }
 
-  const ScFence* fence_before(const ModelThread& T) const {
+  // fence_before: the latest fence of `kind` that happens before T's next
+  // step (its own included).  Later fences of one kind have larger joins.
+  const ScFence* fence_before(const ModelThread& T, FenceKind kind) const {
     for (auto it = fences.rbegin(); it != fences.rend(); ++it)
-      if (it->epoch <= T.clock[it->tid]) return &*it;
+      if (it->kind == kind && it->epoch <= T.clock[it->tid]) return &*it;
     return nullptr;
   }
 
@@ -579,7 +590,12 @@ class Engine {
 
   // lower_bound: the oldest mo index thread T may read (or place a store after).
   unsigned lower_bound(const Location& L, const ModelThread& T, bool sc) const {
-    const ScFence* x = fences.empty() ? nullptr : fence_before(T);
+    const ScFence* xs[3] = {nullptr, nullptr, nullptr};
+    if (!fences.empty()) {
+      for (const FenceKind k : {FenceKind::seq_cst, FenceKind::heavy, FenceKind::light}) {
+        xs[static_cast<int>(k)] = fence_before(T, k);
+      }
+    }
     for (unsigned i = L.count - 1; i > 0; --i) {
       const Store& s = L.stores[i];
       if (s.epoch <= T.clock[s.tid] || readers_le(s, T.clock)) return i;  // CoWR, CoRR
@@ -589,10 +605,12 @@ class Engine {
         // 4.2: s (or a read of it) happens before an executed seq_cst fence.
         if (s.epoch <= sc_join[s.tid] || readers_le(s, sc_join)) return i;
       }
-      if (x != nullptr) {
-        // 4.3: a seq_cst access to s came before the fence x that happens before us.
-        if (s.sc_first < x->seq) return i;
-        // 4.4: s happens before a seq_cst fence that precedes x in S.
+      for (const ScFence* x : xs) {
+        if (x == nullptr) continue;
+        // 4.3: a seq_cst access to s came before the fence x that happens
+        // before us (a light barrier is not ordered against seq_cst accesses).
+        if (x->kind != FenceKind::light && s.sc_first < x->seq) return i;
+        // 4.4: s happens before a fence that precedes x in S and pairs with it.
         if (s.epoch <= x->join_at[s.tid] || readers_le(s, x->join_at)) return i;
       }
     }
@@ -950,10 +968,40 @@ class Engine {
     if (is_release(mo)) T.rel_fence = T.clock;
     if (mo == std::memory_order_seq_cst) {
       join(sc_join, T.clock);
-      fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join});
+      fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join, FenceKind::seq_cst});
     }
     ++seq;
     if (tracing) event(cur, pad("fence", 13) + pad("", 14) + pad("", 16) + order_str(mo), where);
+    tick();
+  }
+
+  // barrier: the asymmetric pair (see detail::barrier in mc.hpp).  A heavy
+  // barrier is also a seq_cst fence of its own thread (the native one ends
+  // with one); a light barrier is only a point in S that heavy barriers
+  // order against.
+  void barrier(bool heavy, const SL& where) {
+    if (inert || peeking) return;
+    step();
+    if (!promises.empty()) discard();  // S is the execution order, as for fence()
+    ModelThread& T = threads[cur];
+    if (heavy) {
+      join(T.clock, T.acq_pending);
+      for (Promise& p : promises)
+        if (p.tid == cur) p.acquire = true;
+      T.rel_fence = T.clock;
+      // What came before a light barrier that precedes us in S is ordered
+      // before us, and so before every fence after us in S; what came before
+      // a seq_cst fence that precedes us, before every later light barrier.
+      join(sc_join, T.clock);
+      join(sc_join, light_join);
+      heavy_join = sc_join;
+      fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join, FenceKind::heavy});
+    } else {
+      join(light_join, T.clock);
+      fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], heavy_join, FenceKind::light});
+    }
+    ++seq;
+    if (tracing) event(cur, heavy ? "heavy barrier" : "light barrier", where);
     tick();
   }
 
@@ -1148,6 +1196,8 @@ class Engine {
     nlocs = 0;
     fences.clear();
     sc_join.fill(0);
+    heavy_join.fill(0);
+    light_join.fill(0);
     seq = 1;
     steps = 0;
     preemptions = 0;
@@ -1374,6 +1424,7 @@ bool atomic_cas(std::uint32_t id, std::uint64_t& expected, std::uint64_t desired
   return g_engine->cas(id, expected, desired, weak, success, failure, where);
 }
 void fence(std::memory_order mo, const source_location& where) { engine().fence(mo, where); }
+void barrier(bool heavy, const source_location& where) { engine().barrier(heavy, where); }
 void yield(const char* what, const source_location& where) { engine().yield(what, where); }
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where) {

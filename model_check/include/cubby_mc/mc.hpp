@@ -215,6 +215,11 @@ std::uint64_t atomic_rmw(std::uint32_t id, Rmw op, std::uint64_t operand, std::m
 bool atomic_cas(std::uint32_t id, std::uint64_t& expected, std::uint64_t desired, bool weak, std::memory_order success,
                 std::memory_order failure, const source_location& where);
 void fence(std::memory_order mo, const source_location& where);
+// barrier: one half of the asymmetric pair (platform light_barrier /
+// heavy_barrier).  A light and a heavy barrier order like two seq_cst fences
+// (so do two heavies); a light barrier orders nothing else: not another
+// light barrier, not a seq_cst access, and it is no acquire or release fence.
+void barrier(bool heavy, const source_location& where);
 void yield(const char* what, const source_location& where);
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where);

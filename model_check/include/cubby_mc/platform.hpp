@@ -45,12 +45,14 @@ struct ModelPlatform {
   static void fence(std::memory_order mo, source_location where = source_location::current()) {
     detail::fence(mo, where);
   }
-  // The asymmetric pair, modelled as what it guarantees: two seq_cst fences.
+  // The asymmetric pair, modelled as what it guarantees: a light and a heavy
+  // barrier order like two seq_cst fences; a light barrier alone (a compiler
+  // barrier natively) orders nothing else (see detail::barrier).
   static void light_barrier(source_location where = source_location::current()) {
-    detail::fence(std::memory_order_seq_cst, where);
+    detail::barrier(false, where);
   }
   static void heavy_barrier(source_location where = source_location::current()) {
-    detail::fence(std::memory_order_seq_cst, where);
+    detail::barrier(true, where);
   }
   static std::uint32_t thread_index() { return detail::thread_index(); }
   static std::uint32_t thread_index_bound() { return detail::thread_index_bound(); }
