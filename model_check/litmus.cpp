@@ -193,6 +193,27 @@ void mp_light(mc::Exec& t, Outcomes* out, Orders) {
   });
 }
 
+// MP+RMW: the reader's second access is a fetch_add.  An RMW reads the last
+// store before it in modification order, but that order may put it before
+// a store that already ran and does not happen before it: with relaxed
+// orders r1=1, r2=0 (final x = 1) is allowed; with y released and acquired
+// it is forbidden (x=1 happens before the RMW).
+void mp_rmw(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, std::memory_order_relaxed);
+    s->y.store(1, o.st);
+  });
+  t.thread([s, o] {
+    s->r[0] = s->y.load(o.ld);
+    s->r[1] = s->x.fetch_add(1, std::memory_order_relaxed);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->r[1], s->x.load(std::memory_order_relaxed)}));
+    mc::destroy(s);
+  });
+}
+
 void iriw(mc::Exec& t, Outcomes* out, Orders o) {
   auto* s = mc::make<Two>();
   t.thread([s, o] { s->x.store(1, o.st); });
@@ -314,6 +335,8 @@ std::vector<Litmus> table() {
                },
                all_bits(2)});
   v.push_back({"MP+light/light", "x=1; light; y=1 || r0=y; light; r1=x", kRelaxed, mp_light, all_bits(2)});
+  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelaxed, mp_rmw, {"001", "012", "101", "112"}});
+  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelAcq, mp_rmw, {"001", "012", "112"}});
   v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
                minus(all_bits(3), {"110"})});
   return v;

@@ -242,17 +242,17 @@ MC_TEST(pool_cache_handoff, mc::Options{}.bound(2)) {
   });
 }
 
-// [P7][P9] The owner's take from its own cache races a steal.  T1 gets the
+// [P7][P8][P9] The owner's take from its own cache races a steal.  T1 gets the
 // message, puts it into its own cache and gets again (take_own: a plain
 // store when no thief is counted); T2 gets with pool_only, finds the stack
 // empty and steals from whichever cache holds the message.  One holder at a
 // time (holders, stamps).  Weakening [P7] (both barriers left out) lets T1
 // miss T2's count while T2 misses T1's busy mark: both take the message.
 // Weakening [P9] lets T1, reading the count back at 0, read its cache's word
-// from before T2's steal: both take it.  ([P8], the thief's acquire of the
-// owner's busy = 0, orders the owner's plain store before the thief's CAS in
-// the word's modification order; the checker's RMWs always read the latest
-// store, so no weakened build can show it.)
+// from before T2's steal: both take it.  Weakening [P8] (the thief's acquire
+// of the owner's busy = 0) lets T2's CAS take a place in the word's
+// modification order before T1's plain store, reading the full word T1 had
+// just emptied: both take it.
 MC_TEST(pool_owner_take_races_steal, mc::Options{}.bound(2)) {
   auto* s = mc::make<OneMessage>();
   t.thread([s] {

@@ -19,9 +19,9 @@
 //    coherence lower bound: the newest store that happens-before it, or that
 //    was read by a read that happens-before it (CoWR, CoRR), or that the
 //    seq_cst rules of C++20 [atomics.order] p4 put before it.  Stores that
-//    are not RMWs and not seq_cst may be placed in mo before stores they do
+//    are not seq_cst (plain or RMW) may be placed in mo before stores they do
 //    not happen after (CoWW, CoRW respected; never between an RMW and the
-//    store it read).  RMWs read the newest store.  Release sequences: a
+//    store it read); an RMW reads the store before its place.  Release sequences: a
 //    store's "sync" clock is what an acquire reader gains; an RMW inherits the
 //    sync clock of the store it read.  Fences: release fences stamp later
 //    relaxed stores, acquire fences collect what earlier relaxed loads read.
@@ -852,15 +852,32 @@ class Engine {
     return "rmw";
   }
 
-  // rmw_commit: thread cur reads the newest store of id and appends `v`;
-  // returns the new store's uid.
-  std::uint64_t rmw_commit(std::uint32_t id, std::uint64_t v, std::memory_order mo) {
+  // rmw_slots: the modification-order slots an RMW of thread cur may take:
+  // always the end (it reads the newest store); with store_reorder, and for
+  // an RMW that is not seq_cst, also a slot p before stores that do not
+  // happen before it (lower_bound), reading the store at p - 1.  A slot
+  // right before an RMW is taken: that RMW reads the store before it
+  // (atomicity).  Returns how many slots were written to `out`.
+  unsigned rmw_slots(const Location& L, std::memory_order mo, unsigned* out) {
+    unsigned n = 0;
+    out[n++] = L.count;
+    if (mo != std::memory_order_seq_cst && opt.store_reorder && L.count > 1 && weak_ok()) {
+      const unsigned lb = lower_bound(L, threads[cur], false);
+      for (unsigned q = L.count - 1; q > lb; --q)
+        if (!L.stores[q].rmw) out[n++] = q;
+    }
+    return n;
+  }
+
+  // rmw_commit: thread cur reads the store at slot - 1 of id and puts `v`
+  // at `slot` (L.count: the end); returns the new store's uid.
+  std::uint64_t rmw_commit(std::uint32_t id, unsigned slot, std::uint64_t v, std::memory_order mo) {
     Location& L = locs[id];
-    const unsigned last = L.count - 1;
-    observe(L, last, mo);
+    if (slot != L.count) ++stale_used;
+    observe(L, slot - 1, mo);
     Store w = make_store(v, mo, true);
-    join(w.sync, L.stores[last].sync);  // continues the release sequence it read
-    insert(L, L.count, w);
+    join(w.sync, L.stores[slot - 1].sync);  // continues the release sequence it read
+    insert(L, slot, w);
     saw(L, w, false);
     progress();
     note_value(id, v);
@@ -877,11 +894,17 @@ class Engine {
     step();
     touch(id, mo == std::memory_order_seq_cst);
     Location& L = locs[id];
-    const std::uint64_t old = L.stores[L.count - 1].value;
+    unsigned slots[kMaxHistory + 1];
+    const unsigned n = rmw_slots(L, mo, slots);
+    const unsigned slot = slots[choose(n, Kind::slot)];
+    const unsigned before = L.count - slot;
+    const std::uint64_t old = L.stores[slot - 1].value;
     const std::uint64_t v = apply(op, old, x, L.size);
-    const std::uint64_t w_uid = rmw_commit(id, v, mo);
+    const std::uint64_t w_uid = rmw_commit(id, slot, v, mo);
     if (tracing) {
-      event(cur, pad(rmw_name(op), 13) + pad(obj(id), 14) + pad(val(L, old) + " -> " + val(L, v), 16) + order_str(mo), where);
+      event(cur, pad(rmw_name(op), 13) + pad(obj(id), 14) + pad(val(L, old) + " -> " + val(L, v), 16) + order_str(mo) +
+                     (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
+            where);
     }
     if (!promises.empty()) fulfil(id, w_uid, where);
     tick();
@@ -905,8 +928,10 @@ class Engine {
     Location& L = locs[id];
     ModelThread& T = threads[cur];
     const unsigned last = L.count - 1;
-    // outcomes: >= 0: fail reading that index; -1: success; -2: spurious failure
-    int out[kMaxHistory + 2];
+    // outcomes: >= 0: fail reading that index; -1: success at the end; -2:
+    // spurious failure; <= -3: success at slot -3 - o (reading the store
+    // before it, which holds `expected`: see rmw_slots).
+    int out[2 * kMaxHistory + 3];
     unsigned n = 0;
     if (L.stores[last].value == expected) {
       out[n++] = -1;
@@ -914,6 +939,10 @@ class Engine {
     } else {
       out[n++] = static_cast<int>(last);
     }
+    unsigned slots[kMaxHistory + 1];
+    const unsigned ns = rmw_slots(L, succ, slots);
+    for (unsigned k = 1; k < ns; ++k)
+      if (L.stores[slots[k] - 1].value == expected) out[n++] = -3 - static_cast<int>(slots[k]);
     if (opt.stale_cas && weak_ok()) {
       const unsigned lb = lower_bound(L, T, fail_mo == std::memory_order_seq_cst);
       for (unsigned i = last; i-- > lb;) {
@@ -924,11 +953,14 @@ class Engine {
     }
     const int o = out[choose(n, Kind::cas)];
     const std::uint64_t e = expected;
-    if (o == -1) {
-      const std::uint64_t w_uid = rmw_commit(id, desired, succ);
+    if (o == -1 || o <= -3) {
+      const unsigned slot = o == -1 ? L.count : static_cast<unsigned>(-3 - o);
+      const unsigned before = L.count - slot;
+      const std::uint64_t w_uid = rmw_commit(id, slot, desired, succ);
       if (tracing) {
         event(cur, pad(weak ? "cas_weak" : "cas", 13) + pad(obj(id), 14) + pad(val(L, e) + " -> " + val(L, desired), 16) +
-                       pad(order_str(succ), 9) + "  ok",
+                       pad(order_str(succ), 9) + "  ok" +
+                       (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
               where);
       }
       if (!promises.empty()) fulfil(id, w_uid, where);
