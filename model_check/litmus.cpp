@@ -214,6 +214,25 @@ void mp_rmw(mc::Exec& t, Outcomes* out, Orders o) {
   });
 }
 
+// MP+sc-store: the reader's second access is a seq_cst store.  It may be
+// ordered before x=1 in modification order (final x == 1) unless x=1
+// happens before it (y released and acquired): 11 is then forbidden.
+void mp_sc_store(mc::Exec& t, Outcomes* out, Orders o) {
+  auto* s = mc::make<Two>();
+  t.thread([s, o] {
+    s->x.store(1, std::memory_order_relaxed);
+    s->y.store(1, o.st);
+  });
+  t.thread([s, o] {
+    s->r[0] = s->y.load(o.ld);
+    s->x.store(2, std::memory_order_seq_cst);
+  });
+  t.after([s, out] {
+    out->insert(digits({s->r[0], s->x.load(std::memory_order_relaxed)}));
+    mc::destroy(s);
+  });
+}
+
 void iriw(mc::Exec& t, Outcomes* out, Orders o) {
   auto* s = mc::make<Two>();
   t.thread([s, o] { s->x.store(1, o.st); });
@@ -337,6 +356,8 @@ std::vector<Litmus> table() {
   v.push_back({"MP+light/light", "x=1; light; y=1 || r0=y; light; r1=x", kRelaxed, mp_light, all_bits(2)});
   v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelaxed, mp_rmw, {"001", "012", "101", "112"}});
   v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelAcq, mp_rmw, {"001", "012", "112"}});
+  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelaxed, mp_sc_store, {"01", "02", "11", "12"}});
+  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelAcq, mp_sc_store, {"01", "02", "12"}});
   v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
                minus(all_bits(3), {"110"})});
   return v;

@@ -19,9 +19,10 @@
 //    coherence lower bound: the newest store that happens-before it, or that
 //    was read by a read that happens-before it (CoWR, CoRR), or that the
 //    seq_cst rules of C++20 [atomics.order] p4 put before it.  Stores that
-//    are not seq_cst (plain or RMW) may be placed in mo before stores they do
-//    not happen after (CoWW, CoRW respected; never between an RMW and the
-//    store it read); an RMW reads the store before its place.  Release sequences: a
+//    (plain or RMW) may be placed in mo before stores they do not happen
+//    after (CoWW, CoRW respected, and for seq_cst ones the seq_cst rules;
+//    never between an RMW and the store it read); an RMW reads the store
+//    before its place.  Release sequences: a
 //    store's "sync" clock is what an acquire reader gains; an RMW inherits the
 //    sync clock of the store it read.  Fences: release fences stamp later
 //    relaxed stores, acquire fences collect what earlier relaxed loads read.
@@ -804,8 +805,11 @@ class Engine {
     Location& L = locs[id];
     const Store w = make_store(v, mo, false);
     unsigned p = L.count;
-    if (mo != std::memory_order_seq_cst && opt.store_reorder && L.count > 1 && weak_ok()) {
-      const unsigned lb = lower_bound(L, threads[cur], false);
+    if (opt.store_reorder && L.count > 1 && weak_ok()) {
+      // A seq_cst store stays after every store a seq_cst access already
+      // touched and after what seq_cst fences order before it (the seq_cst
+      // lower bound: S is the execution order and must agree with mo).
+      const unsigned lb = lower_bound(L, threads[cur], mo == std::memory_order_seq_cst);
       unsigned cand[kMaxHistory + 1];
       unsigned n = 0;
       cand[n++] = L.count;
@@ -853,16 +857,16 @@ class Engine {
   }
 
   // rmw_slots: the modification-order slots an RMW of thread cur may take:
-  // always the end (it reads the newest store); with store_reorder, and for
-  // an RMW that is not seq_cst, also a slot p before stores that do not
-  // happen before it (lower_bound), reading the store at p - 1.  A slot
+  // always the end (it reads the newest store); with store_reorder also a
+  // slot p before stores that do not happen before it (lower_bound; the
+  // seq_cst one for a seq_cst RMW), reading the store at p - 1.  A slot
   // right before an RMW is taken: that RMW reads the store before it
   // (atomicity).  Returns how many slots were written to `out`.
   unsigned rmw_slots(const Location& L, std::memory_order mo, unsigned* out) {
     unsigned n = 0;
     out[n++] = L.count;
-    if (mo != std::memory_order_seq_cst && opt.store_reorder && L.count > 1 && weak_ok()) {
-      const unsigned lb = lower_bound(L, threads[cur], false);
+    if (opt.store_reorder && L.count > 1 && weak_ok()) {
+      const unsigned lb = lower_bound(L, threads[cur], mo == std::memory_order_seq_cst);  // as store()
       for (unsigned q = L.count - 1; q > lb; --q)
         if (!L.stores[q].rmw) out[n++] = q;
     }
