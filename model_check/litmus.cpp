@@ -154,18 +154,20 @@ enum class Bar { light, heavy, none };
 void barrier(Bar b) {
   if (b != Bar::none) mc::detail::barrier(b == Bar::heavy, mc::source_location::current());
 }
-std::function<void(mc::Exec&, Outcomes*, Orders)> sb_barriers(Bar b0, Bar b1) {
-  return [b0, b1](mc::Exec& t, Outcomes* out, Orders o) {
+// sb_barriers: thread 0 uses the orders of the row, thread 1 those of `o1`
+// (seq_cst: a light barrier against seq_cst accesses).
+std::function<void(mc::Exec&, Outcomes*, Orders)> sb_barriers(Bar b0, Bar b1, Orders o1 = kRelaxed) {
+  return [b0, b1, o1](mc::Exec& t, Outcomes* out, Orders o) {
     auto* s = mc::make<Two>();
     t.thread([s, o, b0] {
       s->x.store(1, o.st);
       barrier(b0);
       s->r[0] = s->y.load(o.ld);
     });
-    t.thread([s, o, b1] {
-      s->y.store(1, o.st);
+    t.thread([s, o1, b1] {
+      s->y.store(1, o1.st);
       barrier(b1);
-      s->r[1] = s->x.load(o.ld);
+      s->r[1] = s->x.load(o1.ld);
     });
     t.after([s, out] {
       out->insert(digits({s->r[0], s->r[1]}));
@@ -193,44 +195,34 @@ void mp_light(mc::Exec& t, Outcomes* out, Orders) {
   });
 }
 
-// MP+RMW: the reader's second access is a fetch_add.  An RMW reads the last
-// store before it in modification order, but that order may put it before
-// a store that already ran and does not happen before it: with relaxed
-// orders r1=1, r2=0 (final x = 1) is allowed; with y released and acquired
-// it is forbidden (x=1 happens before the RMW).
-void mp_rmw(mc::Exec& t, Outcomes* out, Orders o) {
-  auto* s = mc::make<Two>();
-  t.thread([s, o] {
-    s->x.store(1, std::memory_order_relaxed);
-    s->y.store(1, o.st);
-  });
-  t.thread([s, o] {
-    s->r[0] = s->y.load(o.ld);
-    s->r[1] = s->x.fetch_add(1, std::memory_order_relaxed);
-  });
-  t.after([s, out] {
-    out->insert(digits({s->r[0], s->r[1], s->x.load(std::memory_order_relaxed)}));
-    mc::destroy(s);
-  });
-}
-
-// MP+sc-store: the reader's second access is a seq_cst store.  It may be
-// ordered before x=1 in modification order (final x == 1) unless x=1
-// happens before it (y released and acquired): 11 is then forbidden.
-void mp_sc_store(mc::Exec& t, Outcomes* out, Orders o) {
-  auto* s = mc::make<Two>();
-  t.thread([s, o] {
-    s->x.store(1, std::memory_order_relaxed);
-    s->y.store(1, o.st);
-  });
-  t.thread([s, o] {
-    s->r[0] = s->y.load(o.ld);
-    s->x.store(2, std::memory_order_seq_cst);
-  });
-  t.after([s, out] {
-    out->insert(digits({s->r[0], s->x.load(std::memory_order_relaxed)}));
-    mc::destroy(s);
-  });
+// MP+RMW and MP+sc-store: the reader's second access is a relaxed
+// fetch_add (r1: what it read) or a seq_cst store of 2.  Either may be
+// ordered before x=1 in modification order, a store that already ran but
+// does not happen before it (an RMW then reads the store before its place):
+// with relaxed orders r0=1 with a final x of 1 is allowed; with y released
+// and acquired it is forbidden (x=1 happens before the second access).
+enum class Second { rmw, sc_store };
+std::function<void(mc::Exec&, Outcomes*, Orders)> mp_second(Second second) {
+  return [second](mc::Exec& t, Outcomes* out, Orders o) {
+    auto* s = mc::make<Two>();
+    t.thread([s, o] {
+      s->x.store(1, std::memory_order_relaxed);
+      s->y.store(1, o.st);
+    });
+    t.thread([s, o, second] {
+      s->r[0] = s->y.load(o.ld);
+      if (second == Second::rmw) {
+        s->r[1] = s->x.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        s->x.store(2, std::memory_order_seq_cst);
+      }
+    });
+    t.after([s, out, second] {
+      const int final_x = s->x.load(std::memory_order_relaxed);
+      out->insert(second == Second::rmw ? digits({s->r[0], s->r[1], final_x}) : digits({s->r[0], final_x}));
+      mc::destroy(s);
+    });
+  };
 }
 
 void iriw(mc::Exec& t, Outcomes* out, Orders o) {
@@ -336,28 +328,16 @@ std::vector<Litmus> table() {
   v.push_back({"SB+light/light", "x=1; light; r0=y || y=1; light; r1=x", kRelaxed, sb_barriers(Bar::light, Bar::light),
                all_bits(2)});
   v.push_back({"SB+light/sc", "x=1; light; r0=y || y=1 sc; r1=x sc (else relaxed)", kRelaxed,
-               [](mc::Exec& t, Outcomes* out, Orders) {
-                 auto* s = mc::make<Two>();
-                 t.thread([s] {
-                   s->x.store(1, std::memory_order_relaxed);
-                   barrier(Bar::light);
-                   s->r[0] = s->y.load(std::memory_order_relaxed);
-                 });
-                 t.thread([s] {
-                   s->y.store(1, std::memory_order_seq_cst);
-                   s->r[1] = s->x.load(std::memory_order_seq_cst);
-                 });
-                 t.after([s, out] {
-                   out->insert(digits({s->r[0], s->r[1]}));
-                   mc::destroy(s);
-                 });
-               },
-               all_bits(2)});
+               sb_barriers(Bar::light, Bar::none, kSeqCst), all_bits(2)});
   v.push_back({"MP+light/light", "x=1; light; y=1 || r0=y; light; r1=x", kRelaxed, mp_light, all_bits(2)});
-  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelaxed, mp_rmw, {"001", "012", "101", "112"}});
-  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelAcq, mp_rmw, {"001", "012", "112"}});
-  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelaxed, mp_sc_store, {"01", "02", "11", "12"}});
-  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelAcq, mp_sc_store, {"01", "02", "12"}});
+  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelaxed, mp_second(Second::rmw),
+               {"001", "012", "101", "112"}});
+  v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelAcq, mp_second(Second::rmw),
+               {"001", "012", "112"}});
+  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelaxed, mp_second(Second::sc_store),
+               {"01", "02", "11", "12"}});
+  v.push_back({"MP+sc-store", "x=1; y=1 || r0=y; x=2 seq_cst; final x", kRelAcq, mp_second(Second::sc_store),
+               {"01", "02", "12"}});
   v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
                minus(all_bits(3), {"110"})});
   return v;
