@@ -438,9 +438,10 @@ class BasicMessageEngine {
   // get_elsewhere).  [P6] acquire on failure: the value read may be that
   // emptied cache, which get_elsewhere's collect counts as seen empty.
   static bool take(Cache& c, Word& w) noexcept {
-    // [P4] acquire, [P6] release; on failure [P6] acquire: see above.
-    return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6),
-                                     CUBBY_ORDER(P6, std::memory_order_acquire));
+    // [P6] acquire on failure: see above.
+    const std::memory_order on_failure = CUBBY_ORDER(P6, std::memory_order_acquire);
+    // [P4] acquire, [P6] release; on failure as above.
+    return c.compare_exchange_strong(w, next_version(w), CUBBY_ACQ_REL(P4, P6), on_failure);
   }
   // take_own: the owner's take from its own cache, without an RMW when no
   // thief is at it: mark busy, check for thieves, take with a plain store.
