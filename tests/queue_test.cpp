@@ -174,25 +174,6 @@ TEST(Queue, TimedPopIsWokenByPush) {
   t.join();
 }
 
-// As for the cubby: duration::max() waits without end, duration::min() is
-// already due.
-TEST(Queue, HugeTimeoutsSaturateNegativeOnesAreDue) {
-  Queue<int> q(1);
-  std::thread t([&] {
-    std::this_thread::sleep_for(20ms);
-    EXPECT_EQ(q.push(9), Status::ok);
-  });
-  int v = 0;
-  EXPECT_EQ(q.pop_for(v, std::chrono::seconds::max()), Status::ok);
-  EXPECT_EQ(v, 9);
-  t.join();
-  EXPECT_EQ(q.push_for(10, std::chrono::hours::max()), Status::ok);
-  EXPECT_EQ(q.push_for(11, std::chrono::nanoseconds::min()), Status::timeout);  // full, already due
-  EXPECT_EQ(q.pop_for(v, std::chrono::nanoseconds::max()), Status::ok);
-  EXPECT_EQ(v, 10);
-  EXPECT_EQ(q.pop_for(v, std::chrono::nanoseconds::min()), Status::timeout);  // empty, already due
-}
-
 TEST(Queue, TimedPushIsWokenByPop) {
   Queue<int> q(3);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(q.push(i), Status::ok);
@@ -764,6 +745,26 @@ TYPED_TEST(LikeCubby, Timeouts) {
   EXPECT_EQ(c->pressure(), 1);
   EXPECT_EQ(c->pop_for(v, 2ms), Status::ok);
   EXPECT_EQ(v, 1);
+}
+
+// A timeout of duration::max() waits without end (the deadline saturates;
+// the plain sum would overflow and time out at once); one of
+// duration::min() is already due.
+TYPED_TEST(LikeCubby, HugeTimeoutsSaturateNegativeOnesAreDue) {
+  auto c = Make<TypeParam>::make();
+  std::thread t([&c] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(c->push(9), Status::ok);
+  });
+  int v = 0;
+  EXPECT_EQ(c->pop_for(v, std::chrono::seconds::max()), Status::ok);
+  EXPECT_EQ(v, 9);
+  t.join();
+  EXPECT_EQ(c->push_for(10, std::chrono::hours::max()), Status::ok);
+  EXPECT_EQ(c->push_for(11, std::chrono::nanoseconds::min()), Status::timeout);  // full, already due
+  EXPECT_EQ(c->pop_for(v, std::chrono::nanoseconds::max()), Status::ok);
+  EXPECT_EQ(v, 10);
+  EXPECT_EQ(c->pop_for(v, std::chrono::nanoseconds::min()), Status::timeout);  // empty, already due
 }
 
 // One value in the slot, 5 pushers blocked, 5 poppers arrive at once: they
