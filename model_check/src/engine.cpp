@@ -768,6 +768,11 @@ class Engine {
     return v;
   }
 
+  // mo_note: the trace's note for a store placed before `before` newer ones.
+  static std::string mo_note(unsigned before) {
+    return before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : "";
+  }
+
   void insert(Location& L, unsigned p, const Store& w) {
     for (unsigned j = L.count; j > p; --j) L.stores[j] = L.stores[j - 1];
     L.stores[p] = w;
@@ -825,7 +830,7 @@ class Engine {
     note_value(id, v);
     if (tracing) {
       event(cur, pad("store", 13) + pad(obj(id), 14) + pad("<- " + val(L, v), 16) + pad(order_str(mo), 9) +
-                     (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
+                     mo_note(before),
             where);
     }
     if (!promises.empty()) fulfil(id, w.uid, where);
@@ -907,7 +912,7 @@ class Engine {
     const std::uint64_t w_uid = rmw_commit(id, slot, v, mo);
     if (tracing) {
       event(cur, pad(rmw_name(op), 13) + pad(obj(id), 14) + pad(val(L, old) + " -> " + val(L, v), 16) + order_str(mo) +
-                     (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
+                     mo_note(before),
             where);
     }
     if (!promises.empty()) fulfil(id, w_uid, where);
@@ -964,7 +969,7 @@ class Engine {
       if (tracing) {
         event(cur, pad(weak ? "cas_weak" : "cas", 13) + pad(obj(id), 14) + pad(val(L, e) + " -> " + val(L, desired), 16) +
                        pad(order_str(succ), 9) + "  ok" +
-                       (before > 0 ? "  [mo: placed before " + std::to_string(before) + " newer store(s)]" : ""),
+                       mo_note(before),
               where);
       }
       if (!promises.empty()) fulfil(id, w_uid, where);
