@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -41,7 +42,7 @@ namespace {
 // that is not a power of two cannot cross the wrap (Queue rejects a start
 // above 2^63 for it): it starts next to 2^63 or anywhere below.
 StartTicket random_queue_start(Rng& rng, std::size_t capacity) {
-  const bool power_of_two = (capacity & (capacity - 1)) == 0;
+  const bool power_of_two = std::has_single_bit(capacity);
   const std::uint64_t top = power_of_two ? ~std::uint64_t{0} : std::uint64_t{1} << 63;
   switch (rng.below(3)) {
     case 0: return StartTicket{top - rng.below(64)};

@@ -99,6 +99,7 @@
 // cache_line_size - 16 bytes (the turn slot's three words take 16).
 #pragma once
 
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -140,8 +141,7 @@ inline std::uint64_t first_lap(std::uint64_t start, std::size_t i, std::size_t c
 // one slot in different laps (a stall).  Starting at most at 2^63 keeps the
 // wrap 2^63 operations away.
 inline std::uint64_t checked_start(std::uint64_t start, std::size_t capacity) {
-  const bool power_of_two = (capacity & (capacity - 1)) == 0;
-  if (!power_of_two && start > (std::uint64_t{1} << 63)) {
+  if (!std::has_single_bit(capacity) && start > (std::uint64_t{1} << 63)) {
     throw std::invalid_argument("cubby::Queue: start ticket " + std::to_string(start) + " with capacity " +
                                 std::to_string(capacity) +
                                 " (not a power of two) would reach the 2^64 ticket wrap mid-lap; "
@@ -221,10 +221,7 @@ class QueueSlots<Slot, dynamic_capacity> {
     return capacity;
   }
   static int log2_if_power_of_two(std::size_t capacity) noexcept {
-    if ((capacity & (capacity - 1)) != 0) return -1;
-    int shift = 0;
-    while ((std::size_t{1} << shift) != capacity) ++shift;
-    return shift;
+    return std::has_single_bit(capacity) ? std::countr_zero(capacity) : -1;
   }
 
   std::size_t capacity_;
