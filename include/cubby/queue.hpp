@@ -319,12 +319,12 @@ class Queue {
   // closed.  A deadline in the past still succeeds if the operation is ready.
   template <class Rep, class Period>
   Status push_for(T&& v, std::chrono::duration<Rep, Period> timeout) noexcept {
-    return push_until(std::move(v), deadline_after(timeout));
+    return push_until(std::move(v), platform::deadline_after(timeout));
   }
   template <class Rep, class Period>
   Status push_for(const T& v, std::chrono::duration<Rep, Period> timeout) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     T copy(v);
-    return push_until(std::move(copy), deadline_after(timeout));
+    return push_until(std::move(copy), platform::deadline_after(timeout));
   }
   Status push_until(T&& v, clock::time_point deadline) noexcept { return timed_push(v, &deadline); }
   Status push_until(const T& v, clock::time_point deadline) noexcept(std::is_nothrow_copy_constructible_v<T>) {
@@ -333,7 +333,7 @@ class Queue {
   }
   template <class Rep, class Period>
   Status pop_for(T& out, std::chrono::duration<Rep, Period> timeout) noexcept {
-    return pop_until(out, deadline_after(timeout));
+    return pop_until(out, platform::deadline_after(timeout));
   }
   Status pop_until(T& out, clock::time_point deadline) noexcept {
     return timed_pop_with(&deadline, [&out](T&& v) noexcept { out = std::move(v); });
@@ -411,10 +411,6 @@ class Queue {
   }
 
  private:
-  template <class Rep, class Period>
-  static clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
-    return platform::deadline_after(timeout);  // saturated: duration::max() waits without end
-  }
   std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
 
   // [Q2] acquire: pairs with [Q1].
