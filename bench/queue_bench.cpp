@@ -14,7 +14,8 @@
 //   futex/msg       cubby's futex syscalls per message
 //
 // cubby_spin16_0 is cubby::Queue with a spin budget of 16 pauses and no yield
-// before a wait sleeps (the default: NativePlatform::spin_pauses/spin_yields).
+// before a wait sleeps; cubby uses the default budget
+// (NativePlatform::spin_pauses/spin_yields: 32 pauses, then 64 yields).
 //
 // Peers, each used through its own blocking call where it has one, else
 // through a try-operation retried with the same spin-then-yield loop
