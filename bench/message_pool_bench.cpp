@@ -112,17 +112,16 @@ BENCHMARK(BM_PipelineNewDelete)->Name("pool/pipeline/new_delete")->Threads(2)->U
 
 void BM_PipelineMessagePool(benchmark::State& state) {
   static cubby::MessageEngine pipeline_engine;  // its own: the other benchmarks' caches stay as they were
-  cubby::MessageEngine& engine = pipeline_engine;
   pipeline(
       state,
-      [&engine](std::uint64_t k) -> void* {
-        cubby::Message* m = engine.get(cubby::Strategy::always).value();
+      [](std::uint64_t k) -> void* {
+        cubby::Message* m = pipeline_engine.get(cubby::Strategy::always).value();
         m->header.sequence = k;
         return m;
       },
-      [&engine](void* p) {
+      [](void* p) {
         auto* m = static_cast<cubby::Message*>(p);
-        engine.put(m);
+        pipeline_engine.put(m);
       });
 }
 BENCHMARK(BM_PipelineMessagePool)->Name("pool/pipeline/message_pool")->Threads(2)->UseRealTime();

@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(cmake ninja-build g++ clang pkg-config libboost-atomic1.81-dev libboost1.81-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libconcurrentqueue-dev libtbb-dev)
+# libconcurrentqueue-dev and libtbb-dev are benchmark peers (moodycamel, TBB).
+packages=(cmake ninja-build g++ clang pkg-config libboost-atomic1.81-dev
+          libgtest-dev libbenchmark-dev libconcurrentqueue-dev libtbb-dev)
 
 deps() {
   local missing=()
@@ -22,18 +23,24 @@ deps() {
     echo "== installing: ${missing[*]}"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    # libboost1.81-dev conflicts with the default libboost1.74-dev; apt removes it.
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # libboost1.81-dev (pulled in by libboost-atomic1.81-dev) conflicts with the
+    # default libboost1.74-dev: apt removes that, and whatever depends on it.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 }
 
-build() {  # build PRESET [extra cmake args...]
-  local preset=$1; shift
+# Each build and run_tests stands on a line of its own: under set -e, a
+# failure inside an && list does not stop the script.
+build() {  # build PRESET [TARGET]: configure and build; output in build-PRESET.log
+  local preset=$1 target=${2:-} log="build-$1.log"
   echo "== configure + build: $preset"
-  cmake --preset "$preset" "$@" >"build-$preset.log" 2>&1 || { cat "build-$preset.log"; return 1; }
-  cmake --build --preset "$preset" 2>&1 | tail -n 3
+  if ! { cmake --preset "$preset" && cmake --build --preset "$preset" ${target:+--target "$target"}; } >"$log" 2>&1; then
+    tail -n 100 "$log"
+    echo "== build failed: $preset (whole output in $log)" >&2
+    return 1
+  fi
+  tail -n 1 "$log"
 }
 
 run_tests() {  # run_tests PRESET [ctest args...]
@@ -46,16 +53,20 @@ case "${1:-}" in
   deps) deps ;;
   main)
     deps
-    build release
+    build release cubby-stress
     ./build/release/stress/cubby-stress all --quick
     ;;
   test)
     deps
     start=$SECONDS
-    build dev && run_tests dev
-    build dev-clang -DCUBBY_BUILD_BENCH=OFF -DCUBBY_BUILD_STRESS=OFF && run_tests dev-clang -L unit
-    build asan && run_tests asan
-    build tsan && run_tests tsan
+    build dev
+    run_tests dev
+    build dev-clang  # every target: clang's -Werror sees bench and stress too
+    run_tests dev-clang -L unit
+    build asan
+    run_tests asan
+    build tsan
+    run_tests tsan
     echo "== whole suite passed in $((SECONDS - start)) s"
     ;;
   *)
