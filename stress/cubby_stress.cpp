@@ -46,12 +46,13 @@ const Registrar transfer{Workload{
 const Registrar handoff{Workload{
     "cubby-handoff", "tokens handed through one cubby, each holder stamps its token", Kind::blocking,
     check_ownership | check_conservation, false, false,
-    [](Run& run) { run_handoff<Cubby<Token*>>(run, make_channel<Cubby<Token*>>); }}};
+    [](Run& run) { run_handoff<Cubby<Token*>>(run, make_channel<Cubby<Token*>>); }, /*min_threads=*/2}};
 
 const Registrar linearizability{Workload{
     "cubby-lin", "windows of concurrent operations checked against a capacity-1 FIFO", Kind::blocking,
     check_linearizability, false, false,
-    [](Run& run) { run_linearizability<Cubby<std::uint64_t>>(run, make_channel<Cubby<std::uint64_t>>, LinShape{1, 4, 12, true}); }}};
+    [](Run& run) { run_linearizability<Cubby<std::uint64_t>>(run, make_channel<Cubby<std::uint64_t>>, LinShape{1, 12, true}); },
+    /*min_threads=*/2, kLinMaxThreads}};
 
 #ifdef CUBBY_STRESS_BROKEN
 // ---------------------------------------------------------------------------
@@ -163,13 +164,13 @@ const Registrar broken_refuse{Workload{
     "broken-cubby-lin", "cubby whose try_push sometimes fails on a free slot", Kind::blocking, check_linearizability,
     false, true, [](Run& run) {
       using C = BrokenCubby<std::uint64_t, Fault::refuse>;
-      run_linearizability<C>(run, make_channel<C>, LinShape{1, 4, 12, true});
-    }}};
+      run_linearizability<C>(run, make_channel<C>, LinShape{1, 12, true});
+    }, /*min_threads=*/2, kLinMaxThreads}};
 const Registrar broken_share{Workload{"broken-cubby-handoff", "cubby that hands one pointer to two poppers",
                                       Kind::blocking, check_ownership, false, true, [](Run& run) {
                                         using C = BrokenCubby<Token*, Fault::share>;
                                         run_handoff<C>(run, make_channel<C>);
-                                      }}};
+                                      }, /*min_threads=*/2}};
 #endif
 
 }  // namespace

@@ -33,7 +33,11 @@ constexpr const char* kUsage = R"(usage: cubby-stress <workload>[,<workload>...]
   --threads N          total threads (default: 2 x cores, at least 4, for
                        blocking workloads; may exceed the cores on purpose)
   --producers P        producer threads, for producer/consumer workloads
-  --consumers C        consumer threads (default split: half and half)
+  --consumers C        consumer threads (default split: half and half;
+                       with both given, --threads is not used)
+                       A workload runs within its own range of threads
+                       (--list): a count outside it is clamped, with a note,
+                       and the summary shows the counts that ran.
   --seconds S          run each workload S seconds (default 10)
   --ops N              run each workload until about N operations
   --seed X             random seed (decimal or 0x hex; default: random)
@@ -63,7 +67,8 @@ struct Options {
 std::uint64_t parse_u64(const std::string& flag, const char* text) {
   char* end = nullptr;
   errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 0);
+  const bool hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');  // decimal otherwise, even with a leading 0
+  const unsigned long long v = std::strtoull(text, &end, hex ? 16 : 10);
   if (errno != 0 || end == text || *end != '\0' || text[0] == '-') usage_error(flag + ": not a number: " + text);
   return v;
 }
@@ -127,10 +132,16 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+std::string thread_range(const Workload& w) {
+  const std::string lo = std::to_string(w.min_threads);
+  std::string range = w.max_threads == 0 ? lo + "+" : lo + ".." + std::to_string(w.max_threads);
+  return w.producer_consumer ? range + " per side" : range;
+}
+
 void list(const std::vector<Workload>& table) {
-  std::printf("%-22s %-10s %-42s %s\n", "workload", "threads", "checks", "description");
+  std::printf("%-22s %-20s %-42s %s\n", "workload", "threads", "checks", "description");
   for (const auto& w : table) {
-    std::printf("%-22s %-10s %-42s %s%s\n", w.name.c_str(), w.producer_consumer ? "prod/cons" : "threads",
+    std::printf("%-22s %-20s %-42s %s%s\n", w.name.c_str(), thread_range(w).c_str(),
                 checks_to_string(w.checks).c_str(), w.description.c_str(),
                 w.expect_failure ? " [deliberately broken]" : "");
   }
@@ -138,15 +149,23 @@ void list(const std::vector<Workload>& table) {
 
 struct Shape {
   unsigned threads, producers, consumers;
+  std::string note;  // what was asked for and not done as asked (empty: nothing)
 };
 
+// shape_for: the thread counts `w` runs with, from the options and w's range.
 Shape shape_for(const Workload& w, const Config& c) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   unsigned threads = c.threads;
-  if (threads == 0) {
-    threads = w.kind == Kind::blocking ? std::clamp(2 * cores, 4u, 16u) : std::max(2u, cores);
+  if (threads == 0) threads = w.kind == Kind::blocking ? std::max(4u, 2 * cores) : std::max(2u, cores);
+  auto fit = [&](unsigned n) { return std::max(w.min_threads, w.max_threads != 0 ? std::min(n, w.max_threads) : n); };
+  std::string note;
+  auto say = [&](const std::string& what) { note += (note.empty() ? "" : "; ") + what; };
+  if (!w.producer_consumer) {
+    if (c.producers != 0 || c.consumers != 0) say("--producers/--consumers apply to producer/consumer workloads only");
+    const unsigned t = fit(threads);
+    if (t != threads) say("runs " + std::to_string(t) + " threads, not " + std::to_string(threads) + " (its range: " + thread_range(w) + ")");
+    return {t, 0, 0, note};
   }
-  if (!w.producer_consumer) return {threads, 0, 0};
   unsigned p = c.producers, q = c.consumers;
   if (p == 0 && q == 0) {
     threads = std::max(threads, 2u);
@@ -156,8 +175,15 @@ Shape shape_for(const Workload& w, const Config& c) {
     p = threads > q ? threads - q : 1;
   } else if (q == 0) {
     q = threads > p ? threads - p : 1;
+  } else if (c.threads != 0 && c.threads != p + q) {
+    say("--producers and --consumers given: --threads " + std::to_string(c.threads) + " not used");
   }
-  return {p + q, p, q};
+  const unsigned fp = fit(p), fq = fit(q);
+  if (fp != p || fq != q) {
+    say("runs " + std::to_string(fp) + " producers and " + std::to_string(fq) + " consumers, not " + std::to_string(p) +
+        " and " + std::to_string(q) + " (its range: " + thread_range(w) + ")");
+  }
+  return {fp + fq, fp, fq, note};
 }
 
 std::string format_seconds(double s) {
@@ -228,6 +254,7 @@ int main(int argc, char** argv) {
   for (const Workload* w : chosen) {
     const Shape s = shape_for(*w, cfg);
     Run run(*w, cfg, s.threads, s.producers, s.consumers);
+    if (!s.note.empty()) std::printf("  note: %s %s\n", w->name.c_str(), s.note.c_str());
     run.start();
     Monitor monitor(run, !o.quiet);
     try {
@@ -236,6 +263,10 @@ int main(int argc, char** argv) {
       run.violation(std::string("workload failed: ") + e.what());
     }
     monitor.finish();
+    if (run.ops_done() == 0) {
+      run.violation("progress: no operation completed in " + format_seconds(run.elapsed_seconds()) +
+                    " s; the run checked nothing");
+    }
 
     Row r;
     r.workload = w->name;
@@ -253,6 +284,7 @@ int main(int argc, char** argv) {
     if (cfg.verbose) {
       for (const auto& n : r.notes) std::printf("    note: %s\n", n.c_str());
     }
+    if (!s.note.empty()) r.notes.insert(r.notes.begin(), s.note);  // printed above
     if (r.violations > 0) {
       std::printf("  FAILED %s: %llu violation(s)\n", w->name.c_str(), static_cast<unsigned long long>(r.violations));
       for (const auto& m : r.messages) std::printf("    %s\n", m.c_str());
@@ -268,7 +300,8 @@ int main(int argc, char** argv) {
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   print_summary(rows, total);
-  if (!o.json.empty() && !write_json(o.json, rows, cfg.seed, total, command)) return 2;
+  // The verdict first: a violation exits 1 even if the report cannot be written.
+  const bool json_written = o.json.empty() || write_json(o.json, rows, cfg.seed, total, command);
   if (total_violations > 0) {
     std::printf("FAILED: %llu violation(s); seed 0x%llx\n", static_cast<unsigned long long>(total_violations),
                 static_cast<unsigned long long>(cfg.seed));
@@ -278,5 +311,5 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("passed (seed 0x%llx)\n", static_cast<unsigned long long>(cfg.seed));
-  return 0;
+  return json_written ? 0 : 2;
 }

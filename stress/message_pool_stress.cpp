@@ -166,7 +166,7 @@ struct Held {
 
 template <class E>
 void run_message_pool(Run& run, bool faults) {
-  const unsigned T = std::max(2u, run.threads());
+  const unsigned T = run.threads();  // >= 2 (registered with min_threads 2)
   FaultyResource resource;
   std::unique_ptr<E> engine;
   std::unique_ptr<Queue<Message*>> handoff;
@@ -562,6 +562,7 @@ void run_message_pool(Run& run, bool faults) {
            std::to_string(total.received) + " received, " + std::to_string(drained) + " drained at epoch end), " +
            std::to_string(total.owned) + " OwnedMessage, " + std::to_string(total.resized) + " body resizes, " +
            std::to_string(total.null_puts) + " put(null), " + std::to_string(reuse_checks) + " capacity-reuse checks");
+  if (faults && resource.failures() == 0) run.violation("faults: no allocation failed on purpose; the check checked nothing");
   if (faults) {
     run.note(std::to_string(resource.failures()) + " allocations failed on purpose: " + std::to_string(total.out_of_memory) +
              " out_of_memory, " + std::to_string(total.body_failures) + " body resizes, " +
@@ -572,12 +573,12 @@ void run_message_pool(Run& run, bool faults) {
 const Registrar pool{Workload{
     "message-pool", "get/put/OwnedMessage/handoff via a queue, bodies resized, shutdown under load", Kind::blocking,
     check_ownership | check_conservation, /*producer_consumer=*/false, /*expect_failure=*/false,
-    [](Run& run) { run_message_pool<MessageEngine>(run, /*faults=*/false); }}};
+    [](Run& run) { run_message_pool<MessageEngine>(run, /*faults=*/false); }, /*min_threads=*/2}};
 
 const Registrar pool_faults{Workload{
     "message-pool-faults", "message-pool over a resource failing every n-th allocation", Kind::blocking,
     check_ownership | check_conservation | check_faults, false, false,
-    [](Run& run) { run_message_pool<MessageEngine>(run, /*faults=*/true); }}};
+    [](Run& run) { run_message_pool<MessageEngine>(run, /*faults=*/true); }, /*min_threads=*/2}};
 
 #ifdef CUBBY_STRESS_BROKEN
 // ---------------------------------------------------------------------------
@@ -636,7 +637,61 @@ class SharingEngine {
 
 const Registrar broken_share{Workload{"broken-pool-share", "engine that hands one message to two getters",
                                       Kind::blocking, check_ownership, false, true,
-                                      [](Run& run) { run_message_pool<SharingEngine>(run, /*faults=*/false); }}};
+                                      [](Run& run) { run_message_pool<SharingEngine>(run, /*faults=*/false); },
+                                      /*min_threads=*/2}};
+
+// FaultyEngine: a deliberately broken engine, by Fault: `swallow` retries a
+// get() that failed for lack of memory once, without reporting the failure
+// (the faults check must see an injected failure go unreported); `leak`
+// loses every 50th message a thread gets from the pool: the caller sees an
+// empty pool, the message stays alive (the conservation check must see it
+// alive after shutdown()).  The lost messages go back to the engine only
+// when FaultyEngine is destroyed, after the checks (the engine asserts that
+// none is out when it is destroyed).
+enum class PoolFault { swallow, leak };
+template <PoolFault F>
+class FaultyEngine {
+ public:
+  FaultyEngine(MessagePoolOptions options, std::pmr::memory_resource* resource) : inner_(options, resource) {}
+  FaultyEngine(const FaultyEngine&) = delete;
+  FaultyEngine& operator=(const FaultyEngine&) = delete;
+  ~FaultyEngine() {
+    for (Message* m : lost_) inner_.put(m);
+  }
+
+  GetResult get(Strategy s) {
+    GetResult r = inner_.get(s);
+    if constexpr (F == PoolFault::swallow) {
+      if (!r && r.error() == PoolError::out_of_memory) return inner_.get(s);
+    } else {
+      thread_local unsigned calls = 0;
+      if (s == Strategy::pool_only && r && r.value() != nullptr && ++calls % 50 == 0) {
+        const std::lock_guard lock(mutex_);
+        lost_.push_back(r.value());
+        return GetResult::success(nullptr);
+      }
+    }
+    return r;
+  }
+  void put(Message*& m) { inner_.put(m); }
+  void shutdown() { inner_.shutdown(); }
+  bool is_shut_down() const { return inner_.is_shut_down(); }
+  std::size_t live_messages() const { return inner_.live_messages(); }
+
+ private:
+  MessageEngine inner_;
+  std::mutex mutex_;
+  std::vector<Message*> lost_;  // leak: the messages lost so far
+};
+
+const Registrar broken_swallow{Workload{"broken-pool-swallow", "engine that hides a failed allocation", Kind::blocking,
+                                        check_faults, false, true,
+                                        [](Run& run) { run_message_pool<FaultyEngine<PoolFault::swallow>>(run, /*faults=*/true); },
+                                        /*min_threads=*/2}};
+const Registrar broken_leak{Workload{"broken-pool-leak", "engine that loses a pooled message now and then", Kind::blocking,
+                                     check_conservation, false, true,
+                                     [](Run& run) { run_message_pool<FaultyEngine<PoolFault::leak>>(run, /*faults=*/false); },
+                                     /*min_threads=*/2}};
 #endif
 
 }  // namespace

@@ -70,8 +70,8 @@ const Registrar linearizability{Workload{
     "queue-lin", "windows of concurrent operations checked against a bounded FIFO", Kind::blocking,
     check_linearizability, false, false, [](Run& run) {
       run_linearizability<U64Queue>(
-          run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng, 2)); }, LinShape{2, 4, 12});
-    }}};
+          run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+    }, /*min_threads=*/2, kLinMaxThreads}};
 
 // ---------------------------------------------------------------------------
 // run_bulk_transfer: run_transfer (channel_workloads.hpp) with the bulk
@@ -396,6 +396,25 @@ const Registrar broken_bulk_drop{Workload{"broken-queue-bulk-drop", "queue whose
 const Registrar broken_bulk_split{Workload{"broken-queue-bulk-gap",
                                            "queue whose push_bulk lets other pushes in between",
                                            Kind::blocking, check_fifo, true, true, broken_bulk<BulkFault::split>}};
+
+// RefusingQueue: a deliberately broken queue whose try_push fails now and
+// then on a free slot.  queue-lin's looser close rules (voidable pushes)
+// must still find no legal order for it.
+class RefusingQueue : public U64Queue {
+ public:
+  using U64Queue::U64Queue;
+  bool try_push(const std::uint64_t& v) noexcept {
+    thread_local unsigned calls = 0;
+    return ++calls % 5 != 0 && U64Queue::try_push(v);
+  }
+};
+
+const Registrar broken_lin{Workload{
+    "broken-queue-lin", "queue whose try_push sometimes fails on a free slot", Kind::blocking, check_linearizability,
+    false, true, [](Run& run) {
+      run_linearizability<RefusingQueue>(
+          run, [](Rng& rng) { return std::make_unique<RefusingQueue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+    }, /*min_threads=*/2, kLinMaxThreads}};
 #endif
 
 }  // namespace

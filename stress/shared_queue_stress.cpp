@@ -2,8 +2,8 @@
 //
 //   shared-queue  producer and consumer *processes* (fork) over one queue in
 //                 shared memory, blocking/try/timed mix; the parent closes
-//                 the queue once the producers have stopped, and the
-//                 consumers drain it: conservation, per-producer FIFO
+//                 the queue at the end (pushes then return closed), and
+//                 the consumers drain it: conservation, per-producer FIFO
 //
 // --producers/--consumers count processes.  Each child writes what it did
 // into a result block of its own in an anonymous shared mapping made before
@@ -36,6 +36,7 @@ using namespace std::chrono_literals;
 
 constexpr unsigned kMaxProcesses = 64;  // per side
 constexpr std::size_t kCapacity = 8;
+constexpr auto kExitWait = 30s;  // for the children to exit after close()
 using Shared = SharedQueue<std::uint64_t, kCapacity>;
 
 // The results of one child, written only by it.  `ops` is also read by the
@@ -136,12 +137,8 @@ int consumer_main(Shared::queue_type& q, unsigned c, std::uint64_t seed, unsigne
 }
 
 void run_shared_queue(Run& run) {
-  const unsigned producers = run.producers();
+  const unsigned producers = run.producers();  // <= kMaxProcesses (registered so)
   const unsigned consumers = run.consumers();
-  if (producers > kMaxProcesses || consumers > kMaxProcesses) {
-    run.violation("setup: shared-queue takes at most " + std::to_string(kMaxProcesses) + " producers and consumers");
-    return;
-  }
   void* mem = ::mmap(nullptr, sizeof(SharedBlock), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
     run.violation(std::string("setup: mmap failed: ") + std::strerror(errno));
@@ -179,9 +176,14 @@ void run_shared_queue(Run& run) {
     }
     // relaxed: see SharedBlock::stop.
     block->stop.store(1, std::memory_order_relaxed);
-    for (unsigned p = 0; p < producers; ++p) block->producer[p].exit_code = wait_exit_code(producer_pids[p]);
-    owner->close();  // the consumers drain what is left, then see closed
-    for (unsigned c = 0; c < consumers; ++c) block->consumer[c].exit_code = wait_exit_code(consumer_pids[c]);
+    // Close at once: producers blocked on a full queue (say, if a consumer
+    // died) return closed, consumers drain what is left, then see closed.
+    // Every child must then exit within kExitWait, or it is killed and
+    // reported; the run never hangs on a child.
+    owner->close();
+    const auto deadline = std::chrono::steady_clock::now() + kExitWait;
+    for (unsigned p = 0; p < producers; ++p) block->producer[p].exit_code = wait_exit_code_until(producer_pids[p], deadline);
+    for (unsigned c = 0; c < consumers; ++c) block->consumer[c].exit_code = wait_exit_code_until(consumer_pids[c], deadline);
     mirror();
   }
   for (unsigned i = 0; i < producers + consumers; ++i) {
@@ -189,7 +191,9 @@ void run_shared_queue(Run& run) {
     const ChildResult& r = is_producer ? block->producer[i] : block->consumer[i - producers];
     if (r.exit_code != 0) {
       run.violation(std::string("process: ") + (is_producer ? "producer " : "consumer ") +
-                    std::to_string(is_producer ? i : i - producers) + " exited with " + std::to_string(r.exit_code));
+                    std::to_string(is_producer ? i : i - producers) +
+                    (r.exit_code == -3 ? " did not exit within " + std::to_string(kExitWait.count()) + " s of close() (killed)"
+                                       : " exited with " + std::to_string(r.exit_code)));
     }
   }
   std::vector<std::uint64_t> pushed(producers);
@@ -220,7 +224,8 @@ void run_shared_queue(Run& run) {
 
 const Registrar shared_queue{Workload{
     "shared-queue", "producer/consumer processes over a queue in shared memory, close at the end", Kind::blocking,
-    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false, run_shared_queue}};
+    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false, run_shared_queue,
+    /*min_threads=*/1, kMaxProcesses}};
 
 }  // namespace
 }  // namespace cubby::stress

@@ -239,7 +239,7 @@ struct Token {
 
 template <class C, class Make>
 void run_handoff(Run& run, Make make) {
-  const unsigned T = std::max(2u, run.threads());
+  const unsigned T = run.threads();  // >= 2 (registered with min_threads 2)
   const unsigned K = T - 1;  // fewer tokens than threads: someone always pops
   std::vector<Token> tokens(K);
   Rng coordinator(run.seed_for(0));
@@ -343,9 +343,11 @@ void run_handoff(Run& run, Make make) {
 // ---------------------------------------------------------------------------
 // run_linearizability
 // ---------------------------------------------------------------------------
+// The window's width is the run's thread count: register these workloads
+// with min_threads 2 and max_threads kLinMaxThreads.
+constexpr unsigned kLinMaxThreads = 4;
 struct LinShape {
   unsigned capacity = 1;        // the primitive's capacity (the spec's)
-  unsigned max_threads = 4;     // window width
   unsigned ops_per_window = 12; // about, spread over the threads
   bool atomic_close = false;    // the primitive promises a linearizable close()
 };
@@ -368,7 +370,7 @@ void run_linearizability(Run& run, Make make, LinShape shape) {
   using Spec = FifoSpec;
   using OpKind = Spec::Kind;
   using Result = Spec::Result;
-  const unsigned T = std::clamp(run.threads(), 2u, shape.max_threads);
+  const unsigned T = run.threads();
   const unsigned per_thread = std::max(2u, shape.ops_per_window / T);
 
   struct Step {

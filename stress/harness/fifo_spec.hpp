@@ -41,8 +41,9 @@
 // with no value ahead, as claiming the first reservation, both then voided by
 // close() (the pop waited for a value the voided push never deposited).  With
 // --strict-close the recorder never sets voidable: close() must then be
-// atomic with respect to pushes already in line, which Cubby does not
-// promise (see the report of cubby-lin --strict-close).
+// atomic with respect to pushes already in line.  Cubby promises that, and
+// cubby-lin always checks it so (LinShape::atomic_close); Queue does not
+// (queue-lin --strict-close fails).
 #pragma once
 
 #include <algorithm>

@@ -62,6 +62,11 @@ struct Workload {
   bool producer_consumer = false;  // takes --producers/--consumers
   bool expect_failure = false;     // a deliberately broken variant (CUBBY_STRESS_BROKEN)
   std::function<void(Run&)> body;
+  // The thread counts `body` runs with (per side for producer/consumer
+  // workloads): the driver clamps what was asked into this range, says so,
+  // and reports the counts that ran.
+  unsigned min_threads = 1;
+  unsigned max_threads = 0;  // 0: no limit
 };
 
 // Registry: the table of workloads, sorted by name when listed.
