@@ -66,6 +66,16 @@ const Registrar transfer{Workload{
           /*fifo=*/true);
     }}};
 
+// FixedQueue: the inline-slot form, at a capacity that is not a power of two
+// (slot index by division, and the start-ticket rule that comes with it).
+using U64FixedQueue = FixedQueue<std::uint64_t, 7>;
+const Registrar fixed{Workload{
+    "fixed-queue", "queue's workload over FixedQueue<T, 7> (inline slots), random start tickets", Kind::blocking,
+    check_conservation | check_fifo | check_progress, /*producer_consumer=*/true, /*expect_failure=*/false, [](Run& run) {
+      run_transfer<U64FixedQueue>(
+          run, [](Rng& rng) { return std::make_unique<U64FixedQueue>(random_queue_start(rng, 7)); }, /*fifo=*/true);
+    }}};
+
 const Registrar linearizability{Workload{
     "queue-lin", "windows of concurrent operations checked against a bounded FIFO", Kind::blocking,
     check_linearizability, false, false, [](Run& run) {
