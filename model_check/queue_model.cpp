@@ -184,11 +184,12 @@ MC_TEST(queue_c1_turn_wrap, mc::Options{}.bound(2)) {
 }
 
 // Turn wrap, capacity 2: lap 2^30 - 1 (turns 2^31 - 2 and 2^31 - 1) is the
-// last before the wrap; start one ticket before it, so slot 1 is in the last
-// lap and slot 0 crosses the wrap.
+// last before the wrap; start at its first ticket, 2^31 - 2, so both slots
+// begin in the last lap and the third value, ticket 2^31, takes slot 0 across
+// the wrap (lap 2^30, turn 0).
 MC_TEST(queue_c2_turn_wrap, mc::Options{}.bound(2)) {
   struct S {
-    Q q{2, cubby::StartTicket{(std::uint64_t{1} << 31) - 3}};
+    Q q{2, cubby::StartTicket{(std::uint64_t{1} << 31) - 2}};
     int got[3] = {-1, -1, -1};
   };
   auto* s = mc::make<S>();
