@@ -235,11 +235,12 @@ MC_TEST(queue_c2_ticket_wrap, mc::Options{}.bound(2)) {
 
 // ------------------------------------------------------------------ close ----
 
-// [Q1][Q2] close publishes: a pop that returns `closed` sees what the closer
-// wrote before close().  The popper usually finds the closed flag first (pop()
-// tests it before taking a ticket), so this fails when either edge of the
-// flag is weakened.  Values: a push that completed is received, once.  (The
-// pusher's `closed` is not checked here: see queue_c1_late_put_closed.)
+// [Q1][Q2] close publishes: a push or pop that returns `closed` sees what the
+// closer wrote before close().  The pusher usually finds the closed flag
+// (push() tests it before taking a ticket; a late put's `closed` is
+// queue_c1_late_put_closed's), so this fails when either edge of the flag is
+// weakened; a pop's `closed` is ordered by [Q6] as well.  Values: a push
+// that completed is received, once.
 MC_TEST(queue_close_publishes, mc::Options{}.bound(2)) {
   struct S {
     Q q{2};
@@ -248,7 +249,10 @@ MC_TEST(queue_close_publishes, mc::Options{}.bound(2)) {
     int got = -1;
   };
   auto* s = mc::make<S>();
-  t.thread([s] { s->ps = s->q.push(1); });
+  t.thread([s] {
+    s->ps = s->q.push(1);
+    if (s->ps == Status::closed) MC_ASSERT(s->note.load() == 42);
+  });
   t.thread([s] {
     s->note.store(42);
     s->q.close();
@@ -453,6 +457,107 @@ MC_TEST(queue_c1_timed_push_full, mc::Options{}.bound(2)) {
     const Left l = drain(s->q);
     MC_ASSERT(l.n == (s->ps == Status::ok && s->qs != Status::ok ? 1 : 0));
     if (l.n == 1) MC_ASSERT(l.v[0] == 2);
+    mc::destroy(s);
+  });
+}
+
+// Capacity 2, full: a timed push (ticket 2: slot 0, lap 1) against a popper
+// that pops once, then tries once: the try finds 2 (there from the start);
+// the push either times out keeping its value or deposits 3 after 2.
+MC_TEST(queue_c2_timed_push_full, mc::Options{}.bound(2)) {
+  struct S {
+    Q q{2};
+    Status ps = Status::closed;
+    int a = -1;
+    std::optional<int> b;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  MC_ASSERT(s->q.push(2) == Status::ok);
+  t.thread([s] { s->ps = s->q.push_for(3, 1ms); });
+  t.thread([s] {
+    MC_ASSERT(s->q.pop(s->a) == Status::ok);
+    s->b = s->q.try_pop();
+  });
+  t.after([s] {
+    MC_ASSERT(s->a == 1 && s->b == 2);
+    MC_ASSERT(s->ps == Status::ok || s->ps == Status::timeout);
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == (s->ps == Status::ok ? 1 : 0));
+    if (l.n == 1) MC_ASSERT(l.v[0] == 3);
+    mc::destroy(s);
+  });
+}
+
+// Capacity 2, full: a timed push waits (timeouts off, so only close() can
+// end it); close() wakes it with closed, its value kept; 1 and 2 stay
+// receivable.
+MC_TEST(queue_c2_timed_push_at_close, mc::Options{}.bound(2).no_timeouts()) {
+  struct S {
+    Q q{2};
+    Status ps = Status::ok;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  MC_ASSERT(s->q.push(2) == Status::ok);
+  t.thread([s] { s->ps = s->q.push_for(3, 1ms); });
+  t.thread([s] { s->q.close(); });
+  t.after([s] {
+    MC_ASSERT(s->ps == Status::closed);
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == 2 && l.v[0] == 1 && l.v[1] == 2);
+    mc::destroy(s);
+  });
+}
+
+// push_bulk of 3 values into capacity 2 races close() while a popper pops
+// until closed: push_bulk reports the prefix it pushed (ok: all 3), and the
+// popper receives exactly that prefix, in order, once each.
+MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1)) {
+  struct S {
+    Q q{2};
+    int in[3] = {1, 2, 3};
+    std::size_t pushed = 99;
+    Status ps = Status::timeout;
+    int got[4] = {-1, -1, -1, -1};
+    std::size_t k = 0;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->ps = s->q.push_bulk(std::span<int>(s->in), &s->pushed); });
+  t.thread([s] {
+    int x = -1;
+    while (s->k < 4 && s->q.pop(x) == Status::ok) s->got[s->k++] = x;
+  });
+  t.thread([s] { s->q.close(); });
+  t.after([s] {
+    MC_ASSERT(s->pushed <= 3 && (s->ps == Status::ok) == (s->pushed == 3));
+    MC_ASSERT(s->ps == Status::ok || s->ps == Status::closed);
+    MC_ASSERT(s->k == s->pushed);
+    for (std::size_t i = 0; i < s->k; ++i) MC_ASSERT(s->got[i] == static_cast<int>(i) + 1);
+    mc::destroy(s);
+  });
+}
+
+// [Q5][Q6] A push racing close() and a popper that pops until `closed`: a
+// push that returns ok is received by that popper.  A pop answers `closed`
+// only once close() has closed every slot; before, a push that read the
+// flag before it was set could take its ticket after the pop's count and
+// deposit a value no one would receive.
+MC_TEST(queue_c1_closed_pop_is_final, mc::Options{}.bound(1)) {
+  struct S {
+    Q q{1};
+    Status ps = Status::timeout;
+    int k = 0;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->ps = s->q.push(1); });
+  t.thread([s] {
+    int x = -1;
+    while (s->k < 2 && s->q.pop(x) == Status::ok) ++s->k;
+  });
+  t.thread([s] { s->q.close(); });
+  t.after([s] {
+    MC_ASSERT(s->k == (s->ps == Status::ok ? 1 : 0));
     mc::destroy(s);
   });
 }

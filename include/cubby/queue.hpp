@@ -35,8 +35,13 @@
 //
 // close(): every waiter wakes.  Afterwards pushes return Status::closed and
 // keep their value; pops receive the values still in the queue, in order, then
-// return closed.  A push already in progress when close() starts may still
-// complete until close() returns; no push completes after that.  A pusher
+// return closed.  A push that overlaps close() may still complete until
+// close() returns; no push completes after that.  `closed` from a pop is
+// final: no push that returns ok deposits after it (a pop that finds the
+// queue empty while close() is still closing the slots waits for that, a
+// bounded loop of close() that runs no user code; try_pop answers "nothing
+// now" without waiting).  So consumers that pop until `closed` receive every
+// value whose push returned ok.  A pusher
 // that was waiting at close leaves a *hole*: its ticket's slot never receives
 // a value, while later tickets may have deposited in other slots.  A pop that
 // hits a hole does not return closed while values remain: it takes the next
@@ -390,12 +395,16 @@ class Queue {
   void close() noexcept {
     // [Q1] release: pairs with [Q2]; whatever the closer did before close()
     // is visible to a thread that returns `closed` because of the flag.
-    config_->closed.exchange(1, CUBBY_ORDER(Q1, std::memory_order_release));
+    config_->closed.fetch_or(kClosed, CUBBY_ORDER(Q1, std::memory_order_release));
     for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->close();
     // [D3] one heavy barrier for every slot: a put that missed a slot's flag
     // is busy there now (or done); settle waits for it to finish.
     if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
     for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->settle();
+    // [Q5] release: pairs with [Q6]; every slot is closed and settled, so
+    // every put that will ever deposit has (settle acquired its publication),
+    // and a put with a later ticket finds its slot closed.
+    config_->closed.fetch_or(kSlotsClosed, CUBBY_ORDER(Q5, std::memory_order_release));
   }
   bool is_closed() const noexcept { return closed_flag(); }
 
@@ -414,7 +423,19 @@ class Queue {
   std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
 
   // [Q2] acquire: pairs with [Q1].
-  bool closed_flag() const noexcept { return config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire)) != 0; }
+  bool closed_flag() const noexcept {
+    return (config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire)) & kClosed) != 0;
+  }
+  // wait_slots_closed: close() has begun; waits until a close() has closed
+  // and settled every slot.  Bounded by that close()'s own loop (it runs no
+  // user code); it spins only when a pop would otherwise answer `closed`
+  // while close() is still under way.
+  void wait_slots_closed() const noexcept {
+    // [Q6] acquire: pairs with [Q5]: every deposit that will ever happen
+    // happens-before what follows, so a fresh count of the push tickets
+    // covers every value still owed.
+    while ((config_->closed.load(CUBBY_ORDER(Q6, std::memory_order_acquire)) & kSlotsClosed) == 0) Platform::yield();
+  }
 
   Slot& slot_of(std::uint64_t t) noexcept { return *config_->slots.slot(config_->slots.index(t)); }
   typename Slot::Word put_turn(std::uint64_t t) const noexcept { return Slot::turn_for(config_->slots.lap(t), 0); }
@@ -438,20 +459,30 @@ class Queue {
         [this](std::uint64_t t) -> Slot& { return slot_of(t); });
     if (s == Status::timeout) return s;
     if (s == Status::ok && slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
-    return drain_closed_with(sink);
+    // A try_pop answers only "nothing now": it need not wait for close().
+    return drain_closed_with(sink, /*conclusive=*/deadline != nullptr);
   }
 
   // drain_closed: after close (or a hole), a pop takes a ticket only if a
   // value may still be owed to it (push - pop > 0), and retries past holes.
   // Terminates: after close, push_ grows only by pushes that read the flag
   // before it was set, and each iteration consumes one pop ticket.
+  // `closed` is conclusive (no push that returns ok deposits after it) only
+  // once every slot is closed: a push that read the flag before it was set
+  // may take its ticket after this pop's fresh count and still deposit while
+  // close() runs.  So before a conclusive `closed` the pop waits for the
+  // slots ([Q6]) and counts again.
   template <class Sink>
-  Status drain_closed_with(Sink& sink) noexcept {
+  Status drain_closed_with(Sink& sink, bool conclusive = true) noexcept {
     std::uint64_t ticket = 0;
-    while (dispatch().try_take_promised_pop(ticket, /*fresh=*/true)) {
-      if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
+    for (bool slots_closed = !conclusive;; slots_closed = true) {
+      while (dispatch().try_take_promised_pop(ticket, /*fresh=*/true)) {
+        if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
+      }
+      if (slots_closed) return Status::closed;
+      // [D4] the wait for the slots (a weakened build answers `closed` at once).
+      if (CUBBY_KEEP(D4)) wait_slots_closed();
     }
-    return Status::closed;
   }
   Status drain_closed(T& out) noexcept {
     auto sink = [&out](T&& v) noexcept { out = std::move(v); };
@@ -480,9 +511,13 @@ class Queue {
     return got;
   }
 
+  // Config::closed bits, set by close(): the flag, then "every slot closed".
+  static constexpr std::uint32_t kClosed = 1;
+  static constexpr std::uint32_t kSlotsClosed = 2;
+
   struct Config {
     Config(std::size_t capacity, std::uint64_t start) : slots(capacity, start) {}
-    // closed: 0 open, 1 closed; set once by close().
+    // closed: kClosed | kSlotsClosed; 0 while open.
     typename Platform::template atomic<std::uint32_t> closed{0};
     Slots slots;
   };

@@ -22,7 +22,9 @@
 // taking a ticket (inside a push or pop, waiting or not) leaves its turn
 // unserved: the slot stops for every later lap, and pops that reach it wait
 // even after close().  One killed inside a put's busy window makes close()
-// wait for it.  One killed while asleep leaves its sleeper count behind,
+// wait for it.  One killed inside close() leaves pops that would answer
+// `closed` yielding until another close() completes (any process may call
+// it again).  One killed while asleep leaves its sleeper count behind,
 // so every later handoff on that slot makes a futex wake syscall.
 //
 // Representation: line 0 of the segment is the header (ready mark and layout
