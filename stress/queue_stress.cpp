@@ -294,10 +294,7 @@ void run_bulk_transfer(Run& run, Make make) {
     stall.sleep_epoch(run, std::chrono::milliseconds(10 + rng.below(190)));
     current->close();
     sync.arrive_and_wait();  // every worker saw closed
-    while (auto v = current->try_pop()) {
-      ++leftovers;
-      logs[Q].receive(run, *v);
-    }
+    leftovers += drain_after_consumers(run, *current, logs[Q]);
     check_seams();
   }
   for (auto& t : threads) t.join();
@@ -406,6 +403,28 @@ const Registrar broken_bulk_drop{Workload{"broken-queue-bulk-drop", "queue whose
 const Registrar broken_bulk_split{Workload{"broken-queue-bulk-gap",
                                            "queue whose push_bulk lets other pushes in between",
                                            Kind::blocking, check_fifo, true, true, broken_bulk<BulkFault::split>}};
+
+// EarlyClosedQueue: a deliberately broken queue whose blocking pop answers
+// `closed` now and then once the queue is closed, though values remain: the
+// consumers stop, and the values they never received are found after them.
+class EarlyClosedQueue : public U64Queue {
+ public:
+  using U64Queue::U64Queue;
+  Status pop(std::uint64_t& v) noexcept {
+    thread_local unsigned calls = 0;
+    if (is_closed() && ++calls % 3 == 0) return Status::closed;
+    return U64Queue::pop(v);
+  }
+};
+
+const Registrar broken_early_closed{Workload{
+    "broken-queue-early-closed", "queue whose pop answers closed while values remain", Kind::blocking,
+    check_conservation, true, true, [](Run& run) {
+      run_transfer<EarlyClosedQueue>(
+          run,
+          [](Rng& rng) { return std::make_unique<EarlyClosedQueue>(16, random_queue_start(rng, 16)); },
+          /*fifo=*/true);
+    }}};
 
 // RefusingQueue: a deliberately broken queue whose try_push fails now and
 // then on a free slot.  queue-lin's looser close rules (voidable pushes)

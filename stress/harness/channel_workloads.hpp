@@ -125,6 +125,24 @@ class StallCheck {
   std::vector<ThreadCounter> moved_;
 };
 
+// drain_after_consumers: after an epoch's close(), once every consumer has
+// popped until `closed`, takes what is left into `log`.  `closed` is final
+// (no push that returns ok deposits after it), so nothing should be: a value
+// left here was pushed with ok and no consumer would have received it.
+template <class C>
+std::uint64_t drain_after_consumers(Run& run, C& c, ConsumerLog& log) {
+  std::uint64_t left = 0;
+  while (auto v = c.try_pop()) {
+    ++left;
+    log.receive(run, *v);
+  }
+  if (left > 0) {
+    run.violation("conservation: " + std::to_string(left) +
+                  " value(s) left after every consumer popped until closed (a pop's closed was not final)");
+  }
+  return left;
+}
+
 // ---------------------------------------------------------------------------
 // run_transfer
 // ---------------------------------------------------------------------------
@@ -211,10 +229,7 @@ void run_transfer(Run& run, Make make, bool fifo) {
     stall.sleep_epoch(run, std::chrono::milliseconds(10 + rng.below(190)));
     current->close();
     sync.arrive_and_wait();  // every worker saw closed
-    while (auto v = current->try_pop()) {
-      ++leftovers;
-      logs[Q].receive(run, *v);
-    }
+    leftovers += drain_after_consumers(run, *current, logs[Q]);
   }
   for (auto& t : threads) t.join();
   verify_conservation(run, pushed, logs);
