@@ -581,6 +581,21 @@ const Registrar pool_faults{Workload{
     [](Run& run) { run_message_pool<MessageEngine>(run, /*faults=*/true); }, /*min_threads=*/2}};
 
 #ifdef CUBBY_STRESS_BROKEN
+// WrappedEngine: forwards to a real MessageEngine; each broken engine below
+// hides the member it breaks (run_message_pool calls them on its own type).
+class WrappedEngine {
+ public:
+  WrappedEngine(MessagePoolOptions options, std::pmr::memory_resource* resource) : inner_(options, resource) {}
+  GetResult get(Strategy s) { return inner_.get(s); }
+  void put(Message*& m) { inner_.put(m); }
+  void shutdown() { inner_.shutdown(); }
+  bool is_shut_down() const { return inner_.is_shut_down(); }
+  std::size_t live_messages() const { return inner_.live_messages(); }
+
+ protected:
+  MessageEngine inner_;
+};
+
 // ---------------------------------------------------------------------------
 // SharingEngine: a deliberately broken engine.  Every 61st get() of a thread
 // returns the message most recently got by another thread (if still out)
@@ -588,9 +603,9 @@ const Registrar pool_faults{Workload{
 // each message it handed out and passes a put on to the real engine only
 // when the last holder puts the message back.
 // ---------------------------------------------------------------------------
-class SharingEngine {
+class SharingEngine : public WrappedEngine {
  public:
-  SharingEngine(MessagePoolOptions options, std::pmr::memory_resource* resource) : inner_(options, resource) {}
+  using WrappedEngine::WrappedEngine;
 
   GetResult get(Strategy s) {
     thread_local unsigned calls = 0;
@@ -623,12 +638,8 @@ class SharingEngine {
     }
     inner_.put(m);
   }
-  void shutdown() { inner_.shutdown(); }
-  bool is_shut_down() const { return inner_.is_shut_down(); }
-  std::size_t live_messages() const { return inner_.live_messages(); }
 
  private:
-  MessageEngine inner_;
   std::mutex mutex_;
   std::unordered_map<Message*, unsigned> holders_;  // messages out, and how many hold each
   Message* last_ = nullptr;                          // the most recently got, if still out
@@ -650,9 +661,9 @@ const Registrar broken_share{Workload{"broken-pool-share", "engine that hands on
 // none is out when it is destroyed).
 enum class PoolFault { swallow, leak };
 template <PoolFault F>
-class FaultyEngine {
+class FaultyEngine : public WrappedEngine {
  public:
-  FaultyEngine(MessagePoolOptions options, std::pmr::memory_resource* resource) : inner_(options, resource) {}
+  using WrappedEngine::WrappedEngine;
   FaultyEngine(const FaultyEngine&) = delete;
   FaultyEngine& operator=(const FaultyEngine&) = delete;
   ~FaultyEngine() {
@@ -673,13 +684,8 @@ class FaultyEngine {
     }
     return r;
   }
-  void put(Message*& m) { inner_.put(m); }
-  void shutdown() { inner_.shutdown(); }
-  bool is_shut_down() const { return inner_.is_shut_down(); }
-  std::size_t live_messages() const { return inner_.live_messages(); }
 
  private:
-  MessageEngine inner_;
   std::mutex mutex_;
   std::vector<Message*> lost_;  // leak: the messages lost so far
 };
