@@ -422,8 +422,8 @@ class Queue {
  private:
   std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
 
-  // [Q2] acquire: pairs with [Q1].
   bool closed_flag() const noexcept {
+    // [Q2] acquire: pairs with [Q1].
     return (config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire)) & kClosed) != 0;
   }
   // wait_slots_closed: close() has begun; waits until a close() has closed
