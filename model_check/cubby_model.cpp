@@ -9,6 +9,7 @@
 
 #include "cubby/cubby.hpp"
 #include "cubby_mc/platform.hpp"
+#include "closed_pop_is_final.hpp"
 #include "cubby_push_pop.hpp"
 
 namespace mc = cubby::mc;
@@ -198,24 +199,7 @@ MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
 // A push racing close() and a popper that pops until `closed`: a push that
 // returns ok is received by that popper (`closed` is final), as for the
 // queue (queue_c1_closed_pop_is_final).
-MC_TEST(cubby_closed_pop_is_final, mc::Options{}.bound(2)) {
-  struct S {
-    C c;
-    Status ps = Status::timeout;
-    int k = 0;
-  };
-  auto* s = mc::make<S>();
-  t.thread([s] { s->ps = s->c.push(1); });
-  t.thread([s] {
-    int x = -1;
-    while (s->k < 2 && s->c.pop(x) == Status::ok) ++s->k;
-  });
-  t.thread([s] { s->c.close(); });
-  t.after([s] {
-    MC_ASSERT(s->k == (s->ps == Status::ok ? 1 : 0));
-    mc::destroy(s);
-  });
-}
+MC_TEST(cubby_closed_pop_is_final, mc::Options{}.bound(2)) { cubby_model::closed_pop_is_final<C>(t); }
 
 // Wrap-around: a start ticket 2 laps before the 31-bit turn wrap, and one
 // before the 64-bit ticket wrap.

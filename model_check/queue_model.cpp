@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 
+#include "closed_pop_is_final.hpp"
 #include "cubby/queue.hpp"
 #include "cubby_mc/platform.hpp"
 
@@ -544,22 +545,7 @@ MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1)) {
 // flag before it was set could take its ticket after the pop's count and
 // deposit a value no one would receive.
 MC_TEST(queue_c1_closed_pop_is_final, mc::Options{}.bound(1)) {
-  struct S {
-    Q q{1};
-    Status ps = Status::timeout;
-    int k = 0;
-  };
-  auto* s = mc::make<S>();
-  t.thread([s] { s->ps = s->q.push(1); });
-  t.thread([s] {
-    int x = -1;
-    while (s->k < 2 && s->q.pop(x) == Status::ok) ++s->k;
-  });
-  t.thread([s] { s->q.close(); });
-  t.after([s] {
-    MC_ASSERT(s->k == (s->ps == Status::ok ? 1 : 0));
-    mc::destroy(s);
-  });
+  cubby_model::closed_pop_is_final<Q>(t, std::size_t{1});
 }
 
 // [S4] A timed pop facing a blocking push, timeouts off: the pop must get the
