@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -256,14 +257,19 @@ int main(int argc, char** argv) {
     Run run(*w, cfg, s.threads, s.producers, s.consumers);
     if (!s.note.empty()) std::printf("  note: %s %s\n", w->name.c_str(), s.note.c_str());
     run.start();
-    Monitor monitor(run, !o.quiet);
+    // The monitor's thread, like the workload's (harness/workers.hpp), may
+    // fail to start: that is reported with the seed, as a failed workload.
+    std::optional<Monitor> monitor;
+    bool body_returned = false;
     try {
+      monitor.emplace(run, !o.quiet);
       w->body(run);
+      body_returned = true;
     } catch (const std::exception& e) {
       run.violation(std::string("workload failed: ") + e.what());
     }
-    monitor.finish();
-    if (run.ops_done() == 0) {
+    if (monitor) monitor->finish();
+    if (body_returned && run.ops_done() == 0) {
       run.violation("progress: no operation completed in " + format_seconds(run.elapsed_seconds()) +
                     " s; the run checked nothing");
     }

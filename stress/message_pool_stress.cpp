@@ -52,6 +52,7 @@
 #include "cubby/message_pool.hpp"
 #include "cubby/queue.hpp"
 #include "harness/channel_workloads.hpp"
+#include "harness/workers.hpp"
 #include "harness/conservation.hpp"
 #include "harness/fault_resource.hpp"
 #include "harness/rng.hpp"
@@ -389,8 +390,9 @@ void run_message_pool(Run& run, bool faults) {
     worst.flush(run);
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned i = 0; i < T; ++i) threads.emplace_back(worker, i);
+  Workers threads;
+  for (unsigned i = 0; i < T; ++i) threads.add([&, i] { worker(i); });
+  threads.start();
 
   Rng rng(run.seed_for(0));
   static constexpr std::uint64_t kFailEvery[] = {2, 3, 5, 17, 97};
@@ -551,7 +553,7 @@ void run_message_pool(Run& run, bool faults) {
                     std::to_string(construction_failures) + " construction)");
     }
   }
-  for (auto& t : threads) t.join();
+  threads.join();
 
   PoolStats total;
   for (const auto& s : stats) total.merge(s);

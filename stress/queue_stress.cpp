@@ -34,6 +34,7 @@
 
 #include "cubby/queue.hpp"
 #include "harness/channel_workloads.hpp"
+#include "harness/workers.hpp"
 
 namespace cubby::stress {
 namespace {
@@ -252,9 +253,10 @@ void run_bulk_transfer(Run& run, Make make) {
     worst.flush(run);
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned p = 0; p < P; ++p) threads.emplace_back(producer, p);
-  for (unsigned q = 0; q < Q; ++q) threads.emplace_back(consumer, q);
+  Workers threads;
+  for (unsigned p = 0; p < P; ++p) threads.add([&, p] { producer(p); });
+  for (unsigned q = 0; q < Q; ++q) threads.add([&, q] { consumer(q); });
+  threads.start();
 
   // check_seams: each seam a pop_bulk saw is between two pushes.
   std::uint64_t seams_checked = 0;
@@ -297,7 +299,7 @@ void run_bulk_transfer(Run& run, Make make) {
     leftovers += drain_after_consumers(run, *current, logs[Q]);
     check_seams();
   }
-  for (auto& t : threads) t.join();
+  threads.join();
   verify_conservation(run, pushed, logs);
   std::uint64_t total = 0, pops = 0, popped = 0;
   for (const auto n : pushed) total += n;

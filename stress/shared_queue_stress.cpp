@@ -37,6 +37,7 @@ using namespace std::chrono_literals;
 constexpr unsigned kMaxProcesses = 64;  // per side
 constexpr std::size_t kCapacity = 8;
 constexpr auto kExitWait = 30s;  // for the children to exit after close()
+constexpr int kNotStarted = -4;  // exit_code of a child fork() could not create
 using Shared = SharedQueue<std::uint64_t, kCapacity>;
 
 // The results of one child, written only by it.  `ops` is also read by the
@@ -182,8 +183,11 @@ void run_shared_queue(Run& run) {
     // reported; the run never hangs on a child.
     owner->close();
     const auto deadline = std::chrono::steady_clock::now() + kExitWait;
-    for (unsigned p = 0; p < producers; ++p) block->producer[p].exit_code = wait_exit_code_until(producer_pids[p], deadline);
-    for (unsigned c = 0; c < consumers; ++c) block->consumer[c].exit_code = wait_exit_code_until(consumer_pids[c], deadline);
+    // A child fork() could not create (pid -1) is reported, never waited
+    // for: waitpid(-1) would reap any child.
+    auto exit_code = [&](pid_t pid) { return pid < 0 ? kNotStarted : wait_exit_code_until(pid, deadline); };
+    for (unsigned p = 0; p < producers; ++p) block->producer[p].exit_code = exit_code(producer_pids[p]);
+    for (unsigned c = 0; c < consumers; ++c) block->consumer[c].exit_code = exit_code(consumer_pids[c]);
     mirror();
   }
   for (unsigned i = 0; i < producers + consumers; ++i) {
@@ -192,8 +196,9 @@ void run_shared_queue(Run& run) {
     if (r.exit_code != 0) {
       run.violation(std::string("process: ") + (is_producer ? "producer " : "consumer ") +
                     std::to_string(is_producer ? i : i - producers) +
-                    (r.exit_code == -3 ? " did not exit within " + std::to_string(kExitWait.count()) + " s of close() (killed)"
-                                       : " exited with " + std::to_string(r.exit_code)));
+                    (r.exit_code == -3         ? " did not exit within " + std::to_string(kExitWait.count()) + " s of close() (killed)"
+                     : r.exit_code == kNotStarted ? " could not be started (fork failed); run with fewer --threads"
+                                                  : " exited with " + std::to_string(r.exit_code)));
     }
   }
   std::vector<std::uint64_t> pushed(producers);

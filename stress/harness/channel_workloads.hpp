@@ -46,6 +46,7 @@
 #include "harness/fifo_spec.hpp"
 #include "harness/linearizability.hpp"
 #include "harness/rng.hpp"
+#include "harness/workers.hpp"
 #include "harness/workload.hpp"
 
 namespace cubby::stress {
@@ -213,9 +214,10 @@ void run_transfer(Run& run, Make make, bool fifo) {
     worst.flush(run);
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned p = 0; p < P; ++p) threads.emplace_back(producer, p);
-  for (unsigned q = 0; q < Q; ++q) threads.emplace_back(consumer, q);
+  Workers threads;
+  for (unsigned p = 0; p < P; ++p) threads.add([&, p] { producer(p); });
+  for (unsigned q = 0; q < Q; ++q) threads.add([&, q] { consumer(q); });
+  threads.start();
 
   Rng rng(run.seed_for(0));
   unsigned epochs = 0;
@@ -231,7 +233,7 @@ void run_transfer(Run& run, Make make, bool fifo) {
     sync.arrive_and_wait();  // every worker saw closed
     leftovers += drain_after_consumers(run, *current, logs[Q]);
   }
-  for (auto& t : threads) t.join();
+  threads.join();
   verify_conservation(run, pushed, logs);
   std::uint64_t total = 0;
   for (const auto n : pushed) total += n;
@@ -323,11 +325,12 @@ void run_handoff(Run& run, Make make) {
     worst.flush(run);
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned i = 0; i < T; ++i) threads.emplace_back(worker, i);
+  Workers threads;
+  for (unsigned i = 0; i < T; ++i) threads.add([&, i] { worker(i); });
+  threads.start();
   run.wait_until_stopping();
   channel->close();
-  for (auto& t : threads) t.join();
+  threads.join();
 
   // Every token is now held by exactly one thread or left in the channel.
   std::vector<unsigned> seen(K, 0);
@@ -462,8 +465,9 @@ void run_linearizability(Run& run, Make make, LinShape shape) {
     worst.flush(run);
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned i = 0; i < T; ++i) threads.emplace_back(worker, i);
+  Workers threads;
+  for (unsigned i = 0; i < T; ++i) threads.add([&, i] { worker(i); });
+  threads.start();
 
   Rng rng(run.seed_for(0));
   std::uint64_t windows = 0, watchdog_closes = 0, failures = 0;
@@ -529,7 +533,7 @@ void run_linearizability(Run& run, Make make, LinShape shape) {
       run.violation(message);
     }
   }
-  for (auto& t : threads) t.join();
+  threads.join();
   run.note(std::to_string(windows) + " windows of " + std::to_string(T) + " threads x " + std::to_string(per_thread) +
            " operations checked, " + std::to_string(watchdog_closes) + " ended by the watchdog's close, " +
            std::to_string(failures) + " not linearizable");
