@@ -17,9 +17,11 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cubby/cubby.hpp"
+#include "harness/child_process.hpp"
 
 using namespace std::chrono_literals;
 using cubby::Cubby;
@@ -48,20 +50,25 @@ struct Counted {
   ~Counted() { live.fetch_sub(1); }
 };
 
-// A value whose move-assignment (the take's move-out) can be held at a gate:
-// lets a test stall one pop in the middle of its turn.
+// A value whose move construction out of the slot (the take's move-out, the
+// last thing a pop does inside its turn) can be held at a gate: lets a test
+// stall one pop in the middle of its turn.  Armed once the test's pushes are
+// done, since a push move-constructs too.
 struct Gated {
   static inline std::atomic<int> entered{0};
+  static inline std::atomic<bool> armed{false};
   int value = 0;
   std::atomic<bool>* gate = nullptr;
   Gated() noexcept = default;
   Gated(int v, std::atomic<bool>* g) noexcept : value(v), gate(g) {}
-  Gated(Gated&& o) noexcept : value(o.value), gate(o.gate) {}
-  Gated& operator=(Gated&& o) noexcept {
-    if (o.gate != nullptr) {
+  Gated(Gated&& o) noexcept : value(o.value), gate(o.gate) {
+    if (armed.load() && gate != nullptr) {
       entered.fetch_add(1);
-      while (!o.gate->load()) std::this_thread::yield();
+      while (!gate->load()) std::this_thread::yield();
+      gate = nullptr;
     }
+  }
+  Gated& operator=(Gated&& o) noexcept {
     value = o.value;
     gate = nullptr;
     return *this;
@@ -83,6 +90,56 @@ TEST(Queue, ZeroCapacityThrowsNamingTheValue) {
 
 // A capacity whose slot array could not be sized is rejected before any
 // allocation, naming the capacity.
+// A handle whose resource goes back to its home queue when the handle lets it
+// go (a free list of buffer ids): popping into a handle that still holds a
+// resource runs, in out's assignment, a try_push into the same queue.  That
+// push takes the next lap of the slot the pop is taking from; if the pop
+// still held its turn there, the thread would wait for itself.  Run in a
+// child process so that a deadlock is a failed test, not a hung suite.
+struct Recycling {
+  static inline Queue<Recycling>* home = nullptr;
+  int id = -1;
+  Recycling() noexcept = default;
+  explicit Recycling(int i) noexcept : id(i) {}
+  Recycling(Recycling&& o) noexcept : id(o.id) { o.id = -1; }
+  Recycling& operator=(Recycling&& o) noexcept {
+    if (this != &o) {
+      release();
+      id = o.id;
+      o.id = -1;
+    }
+    return *this;
+  }
+  ~Recycling() { release(); }
+  void release() noexcept {
+    if (id >= 0 && home != nullptr) (void)home->try_push(Recycling(std::exchange(id, -1)));
+  }
+};
+
+class QueueReentry : public ::testing::TestWithParam<int> {};
+
+TEST_P(QueueReentry, ReceiversOldValueIsDestroyedAfterThePopLeavesItsTurn) {
+  const int how = GetParam();  // 0 pop, 1 pop_for, 2 pop_bulk
+  const pid_t child = cubby::stress::spawn([how] {
+    Queue<Recycling> free_list(1);
+    Recycling::home = &free_list;
+    if (free_list.push(Recycling(1)) != Status::ok) return 1;
+    std::array<Recycling, 1> mine{Recycling(2)};  // holds buffer 2, which goes back during the pop
+    const Status s = how == 0 ? free_list.pop(mine[0])
+                     : how == 1 ? free_list.pop_for(mine[0], std::chrono::hours(1))
+                                : free_list.pop_bulk(mine);
+    if (s != Status::ok || mine[0].id != 1) return 2;
+    auto back = free_list.try_pop();  // buffer 2, returned by the old value
+    if (!back || back->id != 2) return 3;
+    Recycling::home = nullptr;
+    return 0;
+  });
+  const int code = cubby::stress::wait_exit_code_until(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  EXPECT_EQ(code, 0) << (code == -3 ? "the pop waited for itself: out's old value re-entered the queue inside its turn"
+                                    : "the child failed");
+}
+INSTANTIATE_TEST_SUITE_P(Flavours, QueueReentry, ::testing::Values(0, 1, 2));
+
 TEST(Queue, HugeCapacityThrowsNamingTheValue) {
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
   try {
@@ -362,6 +419,7 @@ TEST_P(QueueHole, PopSkipsHoleAfterClose) {
   ASSERT_EQ(q.push(Gated{1, &gate}), Status::ok);
   ASSERT_EQ(q.push(Gated{2, nullptr}), Status::ok);
   Gated first;
+  Gated::armed = true;
   std::thread x([&] { EXPECT_EQ(q.pop(first), Status::ok); });
   await([&] { return Gated::entered.load() == 1; });  // x holds slot 0's take turn
   Gated p_value{3, nullptr};
@@ -379,6 +437,7 @@ TEST_P(QueueHole, PopSkipsHoleAfterClose) {
   EXPECT_EQ(p_value.value, 3);  // handed back
   gate = true;
   x.join();
+  Gated::armed = false;
   EXPECT_EQ(first.value, 1);
 
   Gated out;

@@ -8,10 +8,11 @@
 //
 // Contract
 // --------
-// Queue<T> holds at most capacity() values of any nothrow-movable T.  push()
-// blocks while the queue is full, pop() while it is empty.  All members are
-// thread-safe (except construction and destruction); the queue is a
-// linearizable FIFO.  A queue of capacity 1 behaves as a Cubby (of a T
+// Queue<T> holds at most capacity() values of any T that is nothrow
+// move-constructible and nothrow move-assignable.  push() blocks while the
+// queue is full, pop() while it is empty.  All members are thread-safe
+// (except construction and destruction); the queue is a linearizable FIFO
+// (one exception while close() runs: see close() below).  A queue of capacity 1 behaves as a Cubby (of a T
 // that both accept): tests/queue_test.cpp runs the same scenarios against
 // both.  One difference, at close: a Cubby still completes a push that a pop
 // in line was already owed (see cubby.hpp, close), a Queue completes no push
@@ -31,7 +32,12 @@
 // Values: a push moves the value in; a push that fails (full, timeout,
 // closed) leaves the caller's value exactly as it was (an rvalue argument is
 // moved back).  The overloads taking const T& push a copy.  The destructor
-// destroys the values still in the queue.
+// destroys the values still in the queue.  A pop moves the value out of its
+// slot (T's move constructor, inside its turn), hands the slot on, and only
+// then assigns it to the receiver: the receiver's old value is destroyed
+// outside the turn, so its destructor may use this queue (a handle that
+// gives its resource back to a free list; tests/queue_test.cpp,
+// QueueReentry).  T's move constructor must not use the queue.
 //
 // close(): every waiter wakes.  Afterwards pushes return Status::closed and
 // keep their value; pops receive the values still in the queue, in order, then
@@ -41,7 +47,10 @@
 // queue empty while close() is still closing the slots waits for that, a
 // bounded loop of close() that runs no user code; try_pop answers "nothing
 // now" without waiting).  So consumers that pop until `closed` receive every
-// value whose push returned ok.  A pusher
+// value whose push returned ok.  That "nothing now" of try_pop and
+// try_pop_bulk while close() runs is the one answer that may fit no
+// linearization: a push that read the flag before close() set it may still
+// deposit after it.  A pusher
 // that was waiting at close leaves a *hole*: its ticket's slot never receives
 // a value, while later tickets may have deposited in other slots.  A pop that
 // hits a hole does not return closed while values remain: it takes the next
@@ -61,10 +70,14 @@
 //                         first n received and the queue drained.
 //
 // Progress: try operations and fast paths are lock-free except for the wait
-// on a promised turn.  Blocking waits spin briefly (platform::Backoff), then
-// sleep on the slot's futex word; a handoff wakes only the thread whose turn
-// it is (and any timed operation waiting on that slot for a promise, which
-// re-checks), and makes no syscall when nobody sleeps.
+// on a promised turn: a try operation may wait, as long as it takes the
+// threads already in line on its slot to hand on (a preempted one included).
+// Blocking waits spin briefly (platform::Backoff), then sleep on the slot's
+// futex word; a handoff wakes only the thread whose turn it is (and any
+// timed operation waiting on that slot for a promise, which re-checks;
+// turns 31 apart share a futex channel, so with sleepers 16 laps or more
+// apart on one slot a handoff may also wake one of a later lap, which sleeps
+// again), and makes no syscall when nobody sleeps.
 //
 // Representation
 // --------------
@@ -412,7 +425,8 @@ class Queue {
   // Exact when no operation is in flight; unspecified after close().
   std::int64_t pressure() const noexcept { return dispatch().pressure(); }
   // size: the number of values in the queue, pressure() clamped to
-  // [0, capacity()].  Exact when no operation is in flight.
+  // [0, capacity()].  Exact when no operation is in flight and close() has
+  // not run; after close() an upper bound (a hole's ticket still counts).
   std::size_t size() const noexcept {
     const std::int64_t p = pressure();
     if (p <= 0) return 0;

@@ -193,13 +193,20 @@ class TurnSlot {
   Status take_with(Word turn, Sink&& sink, NothingComes nothing_comes) noexcept {
     static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "TurnSlot::take_with: the sink must be noexcept");
     if (wait_until(turn, nothing_comes) != at(turn)) return Status::closed;  // closed, and no put will deposit
-    sink(std::move(value_.write().get()));
+    // The value leaves the cell (a move construction, as a put's deposit)
+    // before the turn is handed on; the sink runs after.  The sink's
+    // assignment may destroy the receiver's old value, i.e. run user code
+    // that may re-enter this queue (a handle that gives its resource back
+    // to its free list): inside the turn, a push to this slot's next lap
+    // would wait for the turn its own thread holds.
+    T taken(std::move(value_.write().get()));
     value_.write().destroy();
     // [S1] release: publishes the take's move-out (the cell is free again)
     // to the put that owns the next turn; pairs with [S2].  A plain store:
     // only the owner of the current turn writes state_.
     state_.store(at(turn + 1), CUBBY_ORDER(S1, std::memory_order_release));
     after_store(channel_of(turn + 1));
+    sink(std::move(taken));
     return Status::ok;
   }
 
