@@ -2,12 +2,14 @@
 // (platform/native.hpp), on membarrier(2).
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "cubby/platform/native.hpp"
 
@@ -50,19 +52,33 @@ bool registered() noexcept {
 // read false (full fences), and its heavy barriers register first.
 [[maybe_unused]] const bool g_registered_at_start = registered();
 
+// expedited_barrier: the barrier, retrying what may pass: EINTR, and the
+// kernel's ENOMEM/EAGAIN (it allocates a cpumask per call), with a yield.
+bool expedited_barrier() noexcept {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return true;
+    if (errno != EINTR && errno != ENOMEM && errno != EAGAIN) return false;
+    ::sched_yield();
+  }
+  return false;
+}
+
 }  // namespace
 
 void asymmetric_heavy_barrier() noexcept {
-  if (registered()) {
-    if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-      // EPERM: not registered for this address space.  fork() copies the
-      // registration (only exec clears it), so this path is a safeguard;
-      // any other failure would break the pairing with light barriers
-      // that are compiler barriers only: give up loudly.
-      if (errno != EPERM || !register_membarrier() || sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-        std::fputs("cubby: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration\n", stderr);
-        std::abort();
-      }
+  if (registered() && !expedited_barrier()) {
+    // EPERM: not registered for this address space.  fork() copies the
+    // registration (only exec clears it), so this path is a safeguard;
+    // any other failure (a seccomp filter installed after start-up) would
+    // break the pairing with light barriers that are compiler barriers
+    // only: give up loudly.
+    const int error = errno;
+    if (error != EPERM || !register_membarrier() || !expedited_barrier()) {
+      std::fprintf(stderr,
+                   "cubby: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration (%s); "
+                   "a sandbox must allow membarrier(2) once cubby is loaded\n",
+                   std::strerror(error));
+      std::abort();
     }
   }
   // The full fence orders this thread's own accesses around the call.

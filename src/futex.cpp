@@ -2,6 +2,7 @@
 #include "cubby/platform/futex.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,8 +48,12 @@ FutexResult futex_wait(const void* word, std::uint32_t expected, std::uint32_t c
     case EINTR: return FutexResult::interrupted;
     // Any other error (EFAULT/EINVAL cannot happen with a valid word; ENOSYS
     // or EPERM can, if a seccomp filter forbids futex): callers re-check the
-    // word and wait again, so a wait degrades to polling, never to a lost wake.
-    default: return FutexResult::woken;
+    // word and wait again, so a wait degrades to polling (with a yield per
+    // round), never to a lost wake; a deadline is still kept, by the clock.
+    default:
+      if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) return FutexResult::timed_out;
+      ::sched_yield();
+      return FutexResult::woken;
   }
 }
 

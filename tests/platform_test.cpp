@@ -1,10 +1,19 @@
 // Unit tests of the platform layer: the futex wrapper, the backoff policy and
 // the asymmetric barrier pair.
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -12,6 +21,8 @@
 #include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/futex.hpp"
 #include "cubby/platform/native.hpp"
+#include "cubby/cubby.hpp"
+#include "harness/child_process.hpp"
 
 namespace {
 
@@ -45,6 +56,78 @@ TEST(Futex, PastDeadlineTimesOutWithoutSleeping) {
             FutexResult::timed_out);
 }
 
+// install_seccomp: installs a seccomp filter on the calling thread (and its
+// process's later children); false where seccomp filters are unavailable.
+template <std::size_t N>
+bool install_seccomp(sock_filter (&filter)[N]) {
+  sock_fprog program{static_cast<unsigned short>(N), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// seccomp_available: whether a child process can install a filter.
+bool seccomp_available() {
+  const pid_t child = cubby::stress::spawn([] {
+    sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    return install_seccomp(allow) ? 0 : 1;
+  });
+  return cubby::stress::wait_exit_code(child) == 0;
+}
+
+// A sandbox that forbids the futex wait (a seccomp filter answering ENOSYS)
+// turns waits into polling; a timed wait must still end at its deadline,
+// for futex_wait itself and for a primitive's timed pop.  In a child
+// process: the filter cannot be removed once installed.
+TEST(Futex, ForbiddenWaitStillKeepsTheDeadline) {
+  const pid_t child = cubby::stress::spawn([] {
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    if (!install_seccomp(filter)) return 77;  // no seccomp here
+    std::atomic<std::uint32_t> word{0};
+    const cubby::platform::SteadyTime past = Clock::now() - std::chrono::seconds(1);
+    if (cubby::platform::futex_wait(&word, 0, cubby::platform::futex_all_channels, &past) !=
+        FutexResult::timed_out) {
+      return 1;
+    }
+    const cubby::platform::SteadyTime soon = Clock::now() + std::chrono::milliseconds(20);
+    FutexResult r = FutexResult::woken;
+    while (r != FutexResult::timed_out) r = cubby::platform::futex_wait(&word, 0, cubby::platform::futex_all_channels, &soon);
+    cubby::Cubby<int> c;
+    int v = 0;
+    return c.pop_for(v, std::chrono::milliseconds(20)) == cubby::Status::timeout ? 0 : 2;
+  });
+  const int code = cubby::stress::wait_exit_code_until(child, Clock::now() + std::chrono::seconds(30));
+  if (code == 77) GTEST_SKIP() << "seccomp filters are not available";
+  EXPECT_EQ(code, 0) << (code == -3 ? "a timed wait never ended once the futex wait was forbidden" : "the child failed");
+}
+
+// Once registered, light barriers are compiler barriers: a membarrier that
+// a sandbox forbids later cannot be replaced, and the process must end with
+// a message that says why (not run on with broken ordering).
+void forbid_membarrier_then_run_a_heavy_barrier() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  if (install_seccomp(filter)) cubby::platform::asymmetric_heavy_barrier();
+}
+
+TEST(AsymmetricBarrierDeathTest, ForbiddenMembarrierAfterRegistrationEndsTheProcessWithAMessage) {
+  // relaxed: read once, after static initialisation registered (or not).
+  if (!cubby::platform::detail::g_membarrier_ready.load(std::memory_order_relaxed)) {
+    GTEST_SKIP() << "membarrier is not registered here (fences on both sides)";
+  }
+  if (!seccomp_available()) GTEST_SKIP() << "seccomp filters are not available";
+  EXPECT_DEATH(forbid_membarrier_then_run_a_heavy_barrier(), "a sandbox must allow membarrier\\(2\\)");
+}
+
 TEST(Deadline, SaturatesAtTheClocksEndAndNeverLiesInThePast) {
   using cubby::platform::deadline_after;
   using cubby::platform::SteadyTime;
@@ -56,6 +139,11 @@ TEST(Deadline, SaturatesAtTheClocksEndAndNeverLiesInThePast) {
   const auto after = Clock::now();
   EXPECT_GE(due, before);
   EXPECT_LE(due, after);
+  // NaN is no timeout: due now (converting it would be undefined behaviour).
+  const auto b0 = Clock::now();
+  const auto nan_due = deadline_after(std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN()));
+  EXPECT_GE(nan_due, b0);
+  EXPECT_LE(nan_due, Clock::now());
   const auto b = Clock::now();
   const auto in_a_second = deadline_after(std::chrono::seconds(1));
   const auto a = Clock::now();

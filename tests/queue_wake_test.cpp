@@ -2,15 +2,18 @@
 // counting platform and /proc (a thread asleep in futex(2)), never through
 // sleeps or clocks:
 //   - a handoff wakes only the waiter whose turn it is;
-//   - a blocking wait spins (pause, then yield) before it sleeps.
+//   - a blocking wait spins (pause, then yield) before it sleeps;
+//   - a timed wait whose deadline has passed neither yields nor sleeps.
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "asleep_in_futex.hpp"
+#include "cubby/cubby.hpp"
 #include "cubby/queue.hpp"
 
 namespace {
@@ -107,4 +110,55 @@ TEST(QueueWake, BlockingWaitSpinsBeforeItSleeps) {
   popper.join();
   EXPECT_GE(first_pauses, static_cast<int>(NativePlatform::spin_pauses));
   EXPECT_GE(first_yields, static_cast<int>(NativePlatform::spin_yields));
+}
+
+// A due deadline answers timeout at once: no futex call (nobody sleeps, so
+// there must be no syscall), for the queue and the cubby, both sides.
+TEST(QueueWake, DueDeadlineMakesNoFutexCall) {
+  using namespace std::chrono_literals;
+  cubby::Queue<int> q(2);
+  cubby::Cubby<int> c;
+  int v = 0;
+  const auto before = cubby::platform::futex_syscall_count();
+  EXPECT_EQ(q.pop_for(v, 0ms), Status::timeout);
+  EXPECT_EQ(q.pop_until(v, std::chrono::steady_clock::now() - 1s), Status::timeout);
+  EXPECT_EQ(c.pop_for(v, 0ms), Status::timeout);
+  ASSERT_EQ(q.push(1), Status::ok);
+  ASSERT_EQ(q.push(2), Status::ok);
+  ASSERT_EQ(c.push(1), Status::ok);
+  EXPECT_EQ(q.push_for(3, 0ms), Status::timeout);
+  EXPECT_EQ(c.push_until(3, std::chrono::steady_clock::now() - 1s), Status::timeout);
+  EXPECT_EQ(cubby::platform::futex_syscall_count() - before, 0u);
+}
+
+// SlowYieldPlatform: a yield that hands the CPU away for 2 ms, as it does
+// when another thread is runnable on the core.  A 1 ms timed wait must stop
+// yielding once its deadline has passed, not spend the whole yield budget.
+namespace {
+struct SlowYieldPlatform : NativePlatform {
+  static inline thread_local unsigned yields = 0;
+  static void yield() noexcept {
+    ++yields;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+};
+}  // namespace
+
+TEST(QueueWake, TimedWaitStopsYieldingAtItsDeadline) {
+  using namespace std::chrono_literals;
+  static_assert(NativePlatform::spin_yields > 2);
+  cubby::Queue<int, SlowYieldPlatform> q(1);
+  cubby::Cubby<int, SlowYieldPlatform> c;
+  int v = 0;
+  auto yields_of = [](auto op) {
+    SlowYieldPlatform::yields = 0;
+    EXPECT_EQ(op(), Status::timeout);
+    return SlowYieldPlatform::yields;
+  };
+  EXPECT_LE(yields_of([&] { return q.pop_for(v, 1ms); }), 1u);
+  EXPECT_LE(yields_of([&] { return c.pop_for(v, 1ms); }), 1u);
+  ASSERT_EQ(q.push(1), Status::ok);
+  ASSERT_EQ(c.push(1), Status::ok);
+  EXPECT_LE(yields_of([&] { return q.push_for(2, 1ms); }), 1u);
+  EXPECT_LE(yields_of([&] { return c.push_for(2, 1ms); }), 1u);
 }

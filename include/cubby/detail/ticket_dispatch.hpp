@@ -211,6 +211,10 @@ Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, 
       return Status::ok;
     }
     if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
+    // A deadline that has passed ends the wait before it yields or sleeps:
+    // the claim above was the last try.  No count-in, barrier or futex call,
+    // and a short timeout is not overrun by a yield budget.
+    if (backoff.costly_next() && Platform::deadline_passed(*deadline)) return Status::timeout;
     if (backoff.spin_once()) continue;
     auto& slot = slot_of(next);
     using Slot = std::remove_reference_t<decltype(slot)>;

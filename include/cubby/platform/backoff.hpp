@@ -25,6 +25,10 @@ class Backoff {
     return false;
   }
   void reset() noexcept { step_ = 0; }
+  // costly_next: whether the next step is dearer than reading the clock (the
+  // first step, a yield, or the sleep that follows the budget); a timed
+  // caller checks its deadline only then, not between pauses.
+  bool costly_next() const noexcept { return step_ == 0 || step_ >= Platform::spin_pauses; }
 
  private:
   unsigned step_ = 0;

@@ -30,15 +30,21 @@ inline constexpr std::uint32_t futex_all_channels = 0xFFFFFFFFu;
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// deadline_passed: whether the steady clock has reached `deadline` (the
+// real platforms' Platform::deadline_passed).
+inline bool deadline_passed(const SteadyTime& deadline) noexcept {
+  return std::chrono::steady_clock::now() >= deadline;
+}
+
 // deadline_after: now + timeout on the steady clock, saturated.  A timeout
 // longer than the clock can represent from now (duration::max(), hours of
 // years) gives SteadyTime::max(), a wait without end in practice; zero or a
-// negative timeout gives now (already due).  The plain sum would overflow,
-// signed overflow, and typically time out at once.
+// negative timeout (or a NaN one) gives now (already due).  The plain sum
+// would overflow, signed overflow, and typically time out at once.
 template <class Rep, class Period>
 SteadyTime deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
   const SteadyTime now = std::chrono::steady_clock::now();
-  if (timeout <= timeout.zero()) return now;
+  if (!(timeout > timeout.zero())) return now;
   // Compared as long double seconds: converting either side to the other's
   // type could itself overflow.
   const std::chrono::duration<long double> room = SteadyTime::max() - now;

@@ -111,6 +111,7 @@ struct IpcPlatform {
     return futex_wait(&word, expected, futex_all_channels, deadline, FutexScope::process_shared);
   }
   static void wake(atomic<std::uint32_t>& word, std::uint32_t /*channels*/) noexcept { word.native().notify_all(); }
+  static bool deadline_passed(const SteadyTime& deadline) noexcept { return platform::deadline_passed(deadline); }
   static void pause() noexcept { cpu_relax(); }
   static void yield() noexcept { std::this_thread::yield(); }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }

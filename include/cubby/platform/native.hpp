@@ -24,6 +24,10 @@
 //       Creates no happens-before edge (C++ promises none for wake-ups).
 //   static void wake(atomic<uint32_t>& word, uint32_t channels);
 //       Wakes every waiter on `word` whose channels intersect `channels`.
+//   static bool deadline_passed(const SteadyTime& deadline);
+//       Whether the clock has reached `deadline`; a timed operation asks
+//       before it yields or sleeps.  A checker may answer false: its timed
+//       waits can time out at any step, which covers an early deadline.
 //   static void pause();      one step of a spin loop (a pause instruction)
 //   static void yield();      give the CPU away (sched_yield)
 //   static void fence(std::memory_order);
@@ -156,7 +160,13 @@ inline void asymmetric_light_barrier() noexcept {
 // this process that is running executes a full memory barrier before the call
 // returns (a thread not running passed one when it was switched out), then a
 // full fence here.  Falls back to the fence alone when membarrier is not
-// available, in which case light barriers are full fences too.
+// available when the library registers for it (during static
+// initialisation; an old kernel, or a seccomp filter already installed), in
+// which case light barriers are full fences too.  Once registered, light
+// barriers are compiler barriers only, so the process must keep membarrier
+// allowed: a sandbox installed later must allow membarrier(2), or the first
+// heavy barrier that fails (after retrying transient errors) ends the
+// process with a message, since no barrier could then stand in for it.
 void asymmetric_heavy_barrier() noexcept;
 
 // ---- thread indices (see the seam above) ----
@@ -211,6 +221,8 @@ struct NativePlatform {
   static void wake(atomic<std::uint32_t>& word, std::uint32_t channels) noexcept {
     futex_wake(&word, INT32_MAX, channels, FutexScope::process_private);
   }
+  // deadline_passed: read by timed operations before they yield or sleep.
+  static bool deadline_passed(const SteadyTime& deadline) noexcept { return platform::deadline_passed(deadline); }
   static void pause() noexcept { cpu_relax(); }
   static void yield() noexcept { std::this_thread::yield(); }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }

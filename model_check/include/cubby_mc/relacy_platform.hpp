@@ -188,6 +188,8 @@ struct ModelPlatform {
     return futex_wait_impl(word, expected, deadline != nullptr && detail::g_timeouts);
   }
   static void wake(atomic<std::uint32_t>& word, std::uint32_t) { futex_wake(word); }
+  // Never: timeouts are explored at the timed wait (see cubby_mc/platform.hpp).
+  static bool deadline_passed(const platform::SteadyTime&) { return false; }
   static void pause() { rl::yield(1, $); }
   static void yield() { rl::yield(1, $); }
   static void fence(std::memory_order mo) { mc::fence(mo); }
