@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
+#include <string>
 #include <chrono>
 #include <system_error>
 #include <thread>
@@ -34,14 +36,23 @@ void* map(int fd, std::size_t size, const std::string& name) {
 }  // namespace
 
 SharedMemory SharedMemory::create(const std::string& name, std::size_t size, bool unlink_on_destroy) {
+  if (size == 0) throw std::invalid_argument("cubby::SharedMemory: a segment needs at least 1 byte, got 0 for '" + name + "'");
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   if (fd < 0) fail(errno, "shm_open(create)", name);
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    const int err = errno;
+  auto undo = [&](int err, const char* what) {
     ::close(fd);
     ::shm_unlink(name.c_str());
-    fail(err, "ftruncate", name);
+    fail(err, what, name);
+  };
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) undo(errno, "ftruncate");
+  // ftruncate reserves nothing on tmpfs: a segment larger than what /dev/shm
+  // has left would fault (SIGBUS) on first touch.  Reserve it now, so that
+  // a full /dev/shm is an error here (ENOSPC).
+  if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0) {
+    undo(err, "posix_fallocate (is /dev/shm large enough?)");
   }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) undo(errno, "fstat");
   void* p = nullptr;
   try {
     p = map(fd, size, name);
@@ -49,7 +60,9 @@ SharedMemory SharedMemory::create(const std::string& name, std::size_t size, boo
     ::shm_unlink(name.c_str());
     throw;
   }
-  return SharedMemory(name, p, size, unlink_on_destroy);
+  SharedMemory m(name, p, size, unlink_on_destroy);
+  m.identity_ = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  return m;
 }
 
 SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::chrono::milliseconds wait) {
@@ -68,7 +81,11 @@ SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::
     // 0 bytes: the creator is between shm_open and ftruncate (see create).
     if (have != 0 || std::chrono::steady_clock::now() > deadline) {
       ::close(fd);
-      fail(EINVAL, have == 0 ? "segment not sized in time" : "segment smaller than expected", name);
+      fail(EINVAL,
+           have == 0 ? "segment not sized in time"
+                     : "segment of " + std::to_string(have) + " bytes, smaller than the " + std::to_string(size) +
+                           " expected,",
+           name);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -76,6 +93,20 @@ SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::
 }
 
 bool SharedMemory::unlink(const std::string& name) noexcept { return ::shm_unlink(name.c_str()) == 0; }
+
+// still_ours: whether the name still names the segment this handle created
+// (same device and inode): if it was unlinked and created again by someone
+// else, the destructor leaves the newcomer's name alone.  A name replaced
+// between this check and the unlink is the one race left.
+bool SharedMemory::still_ours() const noexcept {
+  const int fd = ::shm_open(name_.c_str(), O_RDONLY, 0);
+  if (fd < 0) return false;
+  struct stat st {};
+  const bool same = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == identity_.device &&
+                    static_cast<std::uint64_t>(st.st_ino) == identity_.inode;
+  ::close(fd);
+  return same;
+}
 
 SharedMemory::SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept
     : name_(std::move(name)),
@@ -89,7 +120,8 @@ SharedMemory::SharedMemory(SharedMemory&& o) noexcept
       data_(std::exchange(o.data_, nullptr)),
       size_(std::exchange(o.size_, 0)),
       unlink_on_destroy_(std::exchange(o.unlink_on_destroy_, false)),
-      creator_pid_(o.creator_pid_) {}
+      creator_pid_(o.creator_pid_),
+      identity_(o.identity_) {}
 
 SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
   if (this != &o) {
@@ -99,6 +131,7 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
     size_ = std::exchange(o.size_, 0);
     unlink_on_destroy_ = std::exchange(o.unlink_on_destroy_, false);
     creator_pid_ = o.creator_pid_;
+    identity_ = o.identity_;
   }
   return *this;
 }
@@ -108,7 +141,7 @@ SharedMemory::~SharedMemory() { release(); }
 void SharedMemory::release() noexcept {
   if (data_ != nullptr) ::munmap(data_, size_);
   // Only in the creating process: a fork() child holds a copy of this handle.
-  if (unlink_on_destroy_ && creator_pid_ == static_cast<int>(::getpid())) ::shm_unlink(name_.c_str());
+  if (unlink_on_destroy_ && creator_pid_ == static_cast<int>(::getpid()) && still_ours()) ::shm_unlink(name_.c_str());
   data_ = nullptr;
   unlink_on_destroy_ = false;
 }

@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -143,6 +146,81 @@ TEST(SharedMemory, AForkedChildsCopyOfTheCreatorDoesNotUnlink) {
     EXPECT_NO_THROW(SharedMemory::open(name, 4096));  // the name is still there
   }
   EXPECT_THROW(SharedMemory::open(name, 4096), std::system_error);  // the creator's own destructor removed it
+}
+
+// open() compares the creator's layout field by field: a queue of another
+// value type of the same size and signedness (bool over unsigned char: not
+// every byte is a bool), or of another type and capacity whose sizes would
+// collide in a packed id, is another queue type.
+TEST(SharedQueue, OpenRejectsEveryOtherLayout) {
+  {
+    const std::string name = unique_name("bool");
+    auto bytes = SharedQueue<unsigned char, 4>::create(name);
+    EXPECT_THROW((SharedQueue<bool, 4>::open(name, 100ms)), std::runtime_error);
+    EXPECT_THROW((SharedQueue<signed char, 4>::open(name, 100ms)), std::runtime_error);
+    EXPECT_NO_THROW((SharedQueue<unsigned char, 4>::open(name, 100ms)));
+  }
+  {
+    // 32 MiB and 16 MiB queues: their sizes reach bit 24, where a packed id
+    // also kept sizeof(T).
+    using Big = SharedQueue<std::int16_t, 262145>;
+    using Small = SharedQueue<std::int8_t, 131073>;
+    const std::string name = unique_name("layout");
+    auto big = Big::create(name);
+    try {
+      (void)Small::open(name, 100ms);
+      ADD_FAILURE() << "a SharedQueue<int8_t, 131073> opened a SharedQueue<int16_t, 262145>";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("capacity 262145"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The creator's destructor removes the name only while it names the
+// creator's segment: after an unlink and a new create() under the same
+// name, the old creator going away leaves the new segment's name.
+TEST(SharedMemory, TheCreatorLeavesANewSegmentOfItsNameAlone) {
+  using cubby::platform::SharedMemory;
+  const std::string name = unique_name("renamed");
+  std::optional<SharedMemory> old_creator(SharedMemory::create(name, 4096));
+  ASSERT_TRUE(SharedMemory::unlink(name));
+  SharedMemory new_creator = SharedMemory::create(name, 4096);
+  old_creator.reset();
+  EXPECT_NO_THROW(SharedMemory::open(name, 4096));  // still there
+}
+
+TEST(SharedMemory, ClearErrorsForAnEmptyOrTooSmallSegment) {
+  using cubby::platform::SharedMemory;
+  const std::string name = unique_name("sizes");
+  try {
+    (void)SharedMemory::create(name, 0);
+    ADD_FAILURE() << "a segment of 0 bytes was created";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("got 0"), std::string::npos) << e.what();
+  }
+  const SharedMemory small = SharedMemory::create(name, 4096);
+  try {
+    (void)SharedMemory::open(name, 8192);
+    ADD_FAILURE() << "a segment of 4096 bytes was opened as 8192";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("segment of 4096 bytes, smaller than the 8192 expected"), std::string::npos)
+        << e.what();
+  }
+}
+
+// A /dev/shm without room for the segment: create() throws (ENOSPC) instead
+// of the first touch of the queue dying with SIGBUS.  Needs a small tmpfs on
+// /dev/shm: ctest runs it in its own mount namespace (shared_queue.small_shm
+// in tests/CMakeLists.txt), which sets CUBBY_TEST_SMALL_SHM.
+TEST(SharedQueue, CreateOnAFullShmThrowsInsteadOfFaulting) {
+  if (std::getenv("CUBBY_TEST_SMALL_SHM") == nullptr) GTEST_SKIP() << "needs a 1 MiB /dev/shm (see tests/CMakeLists.txt)";
+  using Large = SharedQueue<std::uint64_t, 16384>;  // 2 MiB of slots
+  try {
+    auto q = Large::create(unique_name("full"));
+    ADD_FAILURE() << "a 2 MiB queue was created on a 1 MiB /dev/shm";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), ENOSPC) << e.what();
+  }
 }
 
 // A producer process and a consumer process over a small shared queue: every

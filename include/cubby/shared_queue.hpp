@@ -20,15 +20,21 @@
 // Crashes: like any in-memory lock-free queue, this one is not robust
 // against a process that dies inside an operation.  A process killed after
 // taking a ticket (inside a push or pop, waiting or not) leaves its turn
-// unserved: the slot stops for every later lap, and pops that reach it wait
-// even after close().  One killed inside a put's busy window makes close()
-// wait for it.  One killed inside close() leaves pops that would answer
-// `closed` yielding until another close() completes (any process may call
-// it again).  One killed while asleep leaves its sleeper count behind,
-// so every later handoff on that slot makes a futex wake syscall.
+// unserved: the slot stops for every later lap.  After close(), a pop that
+// reaches a dead pusher's turn gives up on it (a hole); pops behind a dead
+// popper's turn wait even after close().  One killed inside a put's busy
+// window makes close() wait for it.  One killed inside close() leaves pops
+// that would answer `closed` yielding until another close() completes (any
+// process may call it again).  One killed while asleep (in a blocking or a
+// timed wait) leaves its waiter count behind, so every later handoff on
+// that slot makes a futex wake syscall.  A creator killed before the ready
+// mark leaves a name that open() rejects (not ready) and create() cannot
+// reuse (it exists) until someone unlink()s it.
 //
-// Representation: line 0 of the segment is the header (ready mark and layout
-// check), then the queue (sizeof(queue_type), whole cache lines).
+// Representation: line 0 of the segment is the header (ready mark and
+// layout: format version, kind and size of T, N, the queue's size and the
+// cache line, each compared by open()), then the queue (sizeof(queue_type),
+// whole cache lines).
 //
 // Costs: as Queue, except that a handoff to a sleeper wakes every sleeper of
 // that slot (no futex channels in Boost's process-shared wait/notify).
@@ -64,7 +70,7 @@ class SharedQueue {
     platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());
     auto* h = ::new (mem.data()) Header{};
     ::new (queue_address(mem.data())) queue_type();
-    h->layout = layout_id();
+    h->layout = expected_layout();
     // [Q3] release: publishes the constructed queue to open(); pairs with [Q4].
     h->ready.store(kReady, CUBBY_ORDER(Q3, std::memory_order_release));
     return SharedQueue(std::move(mem));
@@ -84,7 +90,10 @@ class SharedQueue {
       if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cubby::SharedQueue: '" + name + "' is not ready");
       std::this_thread::yield();
     }
-    if (h->layout != layout_id()) throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type");
+    if (!(h->layout == expected_layout())) {
+      throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type (" + describe(h->layout) +
+                               "; this is " + describe(expected_layout()) + ")");
+    }
     return SharedQueue(std::move(mem));
   }
 
@@ -99,14 +108,38 @@ class SharedQueue {
  private:
   static constexpr std::uint32_t kReady = 0x43554242u;  // "CUBB"
 
+  // Layout: what open() compares, field by field, with what it expects.
+  // kind: 1 bool (whose other bit patterns are not values), 2 signed, 3
+  // unsigned; format: the version of this header and of FixedQueue's layout.
+  struct Layout {
+    std::uint32_t format = 0, kind = 0;
+    std::uint64_t capacity = 0, queue_bytes = 0;
+    std::uint32_t value_size = 0, value_align = 0, cache_line = 0, padding = 0;
+    friend constexpr bool operator==(const Layout&, const Layout&) = default;
+  };
   struct Header {
     platform::IpcAtomic<std::uint32_t> ready{0u};
-    std::uint32_t layout = 0;
+    std::uint32_t unused = 0;
+    Layout layout;
   };
   static_assert(sizeof(Header) <= platform::cache_line_size);
 
-  static constexpr std::uint32_t layout_id() noexcept {
-    return static_cast<std::uint32_t>(sizeof(queue_type) ^ (sizeof(T) << 24) ^ (std::is_signed_v<T> ? 1u << 31 : 0u));
+  static constexpr std::uint32_t kFormat = 2;
+  static constexpr Layout expected_layout() noexcept {
+    return Layout{kFormat,
+                  std::is_same_v<T, bool> ? 1u : std::is_signed_v<T> ? 2u : 3u,
+                  N,
+                  sizeof(queue_type),
+                  sizeof(T),
+                  alignof(T),
+                  static_cast<std::uint32_t>(platform::cache_line_size),
+                  0};
+  }
+  static std::string describe(const Layout& l) {
+    static constexpr const char* kKinds[] = {"?", "bool", "signed", "unsigned"};
+    return "format " + std::to_string(l.format) + ", " + (l.kind < 4 ? kKinds[l.kind] : "?") + " " +
+           std::to_string(l.value_size) + "-byte values, capacity " + std::to_string(l.capacity) + ", " +
+           std::to_string(l.queue_bytes) + " bytes";
   }
   static constexpr std::size_t segment_size() noexcept { return platform::cache_line_size + sizeof(queue_type); }
   static void* queue_address(void* base) noexcept { return static_cast<unsigned char*>(base) + platform::cache_line_size; }

@@ -129,11 +129,16 @@ struct IpcPlatform {
 // read-write.  Move-only; the destructor unmaps.  The name stays until
 // unlink() (a creator made with unlink_on_destroy removes it when it goes,
 // in the creating process only: a copy inherited by a fork() child does
-// not).
-// Errors throw std::system_error naming the segment.
+// not; and only if the name still names its segment, not one created
+// again under the same name after an unlink).  Segments are created with
+// mode 0600: only processes of the creating user can open them.
+// Errors throw std::system_error naming the segment (a size of 0:
+// std::invalid_argument).
 class SharedMemory {
  public:
-  // create: a new segment of `size` zero bytes; fails if the name exists.
+  // create: a new segment of `size` zero bytes, all of it reserved (a
+  // /dev/shm without room for it fails here with ENOSPC, not later with
+  // SIGBUS); fails if the name exists.
   static SharedMemory create(const std::string& name, std::size_t size, bool unlink_on_destroy = true);
   // open: an existing segment, which must be at least `size` bytes.  A
   // segment of 0 bytes is one whose creator has not sized it yet (create()
@@ -156,12 +161,18 @@ class SharedMemory {
  private:
   SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept;
   void release() noexcept;
+  bool still_ours() const noexcept;
+
+  struct Identity {
+    std::uint64_t device = 0, inode = 0;
+  };
 
   std::string name_;
   void* data_ = nullptr;
   std::size_t size_ = 0;
   bool unlink_on_destroy_ = false;
   int creator_pid_ = 0;  // the process whose destructor unlinks (if unlink_on_destroy_)
+  Identity identity_;    // of the segment create() made (if unlink_on_destroy_)
 };
 
 }  // namespace cubby::platform
