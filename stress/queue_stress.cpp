@@ -365,8 +365,11 @@ void broken_bulk(Run& run) {
   run_bulk_transfer<C>(run, make_bulk_queue<C>);
 }
 
-// A queue that stops taking values after its first 1000 pushes: then its
-// push waits until close(), try_push reports full and push_for times out,
+// A queue that stops taking values 20 ms after it was made (each epoch makes
+// one; the progress check watches the last 100 ms of every epoch of at
+// least 120 ms, so every checked epoch sees the stall, however slowly the
+// machine runs): then its push waits until close(), try_push reports full
+// and push_for times out,
 // each keeping its value, and pops wait for values that never come.  Nothing
 // is lost or duplicated, and close() ends every wait: only the progress
 // check can tell.
@@ -387,9 +390,8 @@ class StallingQueue : public U64Queue {
   }
 
  private:
-  // relaxed: a count only; the queue's own edges order the values.
-  bool stalled() noexcept { return pushes_.fetch_add(1, std::memory_order_relaxed) >= 1000; }
-  std::atomic<std::uint64_t> pushes_{0};
+  bool stalled() const noexcept { return std::chrono::steady_clock::now() - born_ >= std::chrono::milliseconds(20); }
+  const std::chrono::steady_clock::time_point born_ = std::chrono::steady_clock::now();
 };
 
 const Registrar broken_stall{Workload{

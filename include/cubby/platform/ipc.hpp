@@ -21,8 +21,9 @@
 //   - Payloads must be trivially copyable and address-free (integers): a
 //     pointer means nothing in another process.
 //
-// Boost.Atomic is a dependency of the library for this (and for double-width
-// CAS elsewhere); it is header-only for these uses.
+// Boost.Atomic is a dependency of the library for this: ipc_atomic and its
+// process-shared wait/notify; cubby links Boost::atomic, as Boost's own
+// package asks of its users.
 #pragma once
 
 #include <atomic>

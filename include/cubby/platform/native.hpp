@@ -51,7 +51,9 @@
 //       later, pthread-key destructors) sees no_thread_index, so code must
 //       look the index up on each use, as the message pool does, never keep
 //       it.  no_thread_index for a thread that has none (beyond
-//       max_thread_indices threads, or after the release).
+//       max_thread_indices threads, or after the release); a thread that
+//       found none keeps none for its life, even once indices are freed
+//       (for the message pool: that thread always uses the shared stack).
 //       thread_index_bound(): grows only; no index a thread has returned
 //       from thread_index() exceeds it.
 //       Not async-signal-safe: no signal handler may call it (or the message
