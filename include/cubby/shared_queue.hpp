@@ -88,7 +88,7 @@ class SharedQueue {
     // happens-before our use of it.
     while (h->ready.load(CUBBY_ORDER(Q4, std::memory_order_acquire)) != kReady) {
       if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cubby::SharedQueue: '" + name + "' is not ready");
-      std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::microseconds(100));  // the creator constructs the queue: not a spin
     }
     if (!(h->layout == expected_layout())) {
       throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type (" + describe(h->layout) +
