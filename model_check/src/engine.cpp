@@ -1534,7 +1534,6 @@ Result check(const std::string& name, const Options& options, const std::functio
   Result r;
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  bool out_of_budget = false;
   auto on_failure = [&](Failure f, const char* how) {
     r.failure = f;
     r.message = e.message;
@@ -1551,7 +1550,7 @@ Result check(const std::string& name, const Options& options, const std::functio
   if (options.search == Search::dfs) {
     e.mode = Engine::Mode::dfs;
     const unsigned rounds = std::max(options.preemption_bound, options.stale_bound);
-    for (unsigned b = 0; b <= rounds && !out_of_budget; ++b) {
+    for (unsigned b = 0; b <= rounds && r.cut_short.empty(); ++b) {
       e.bound = std::min(b, options.preemption_bound);
       e.stale_bound = std::min(b, options.stale_bound);
       r.bound_reached = b;
@@ -1574,13 +1573,17 @@ Result check(const std::string& name, const Options& options, const std::functio
           return r;
         }
         if (!e.next_path()) break;
-        if (r.executions >= options.max_executions || ((r.executions & 255) == 0 && elapsed() > options.time_limit_s)) {
-          out_of_budget = true;
-          break;
+        if (r.executions >= options.max_executions) {
+          r.cut_short = "execution budget " + std::to_string(options.max_executions) + " hit in round " + std::to_string(b);
+        } else if ((r.executions & 255) == 0 && elapsed() > options.time_limit_s) {
+          char limit[32];
+          std::snprintf(limit, sizeof limit, "%g", options.time_limit_s);
+          r.cut_short = std::string("time limit ") + limit + " s hit in round " + std::to_string(b);
         }
+        if (!r.cut_short.empty()) break;
       }
     }
-    r.exhaustive = !out_of_budget;
+    r.exhaustive = r.cut_short.empty();
   } else {
     e.mode = options.search == Search::pct ? Engine::Mode::pct : Engine::Mode::random;
     e.bound = kNone;
@@ -1667,6 +1670,7 @@ int run_main(int argc, char** argv) {
   Failure expect = Failure::none;
   Options over;
   bool set_search = false, set_seed = false, set_iter = false, set_bound = false, speculate = false;
+  bool set_spurious = false, set_budget = false, partial_ok = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -1697,6 +1701,14 @@ int run_main(int argc, char** argv) {
       set_bound = true;
     } else if (a == "--speculate") {
       speculate = true;
+    } else if (a == "--spurious") {
+      over.spurious_wakeups = static_cast<unsigned>(std::stoul(next()));
+      set_spurious = true;
+    } else if (a == "--budget") {
+      over.max_executions = std::stoull(next());
+      set_budget = true;
+    } else if (a == "--partial-ok") {
+      partial_ok = true;
     } else if (a == "--expect") {
       expect = parse_failure(next(), expect_any);
       expect_set = true;
@@ -1716,6 +1728,9 @@ int run_main(int argc, char** argv) {
     if (set_iter) o.iterations = over.iterations;
     if (set_bound) o.preemption_bound = over.preemption_bound;
     if (speculate) o.speculate_loads = true;
+    if (set_spurious) o.spurious_wakeups = over.spurious_wakeups;
+    if (set_budget) o.max_executions = over.max_executions;
+    if (partial_ok) o.allow_partial = true;
     if (expect_set) o.expect = expect;
     return o;
   };
@@ -1736,7 +1751,7 @@ int run_main(int argc, char** argv) {
     ++ran;
     const Options o = options_for(t);
     const Result r = check(t.name, o, [&](Exec& x) { t.body(x); });
-    const bool ok = expect_any ? r.failure != Failure::none : r.failure == o.expect;
+    const bool ok = expect_any ? r.failure != Failure::none : r.passed(o);
     const std::string discarded =
         o.speculate_loads ? " (" + std::to_string(r.discarded) + " discarded: unjustified speculation)" : "";
     std::printf("[mc] %-40s %s  %" PRIu64 " executions%s in %.2f s (%.0f/s), %s\n", t.name.c_str(), ok ? "PASS" : "FAIL",
@@ -1748,7 +1763,14 @@ int run_main(int argc, char** argv) {
                     : r.exhaustive ? ("exhaustive within preemption bound " + std::to_string(o.preemption_bound) +
                                       ", stale bound " + std::to_string(o.stale_bound))
                                          .c_str()
-                                   : ("NOT exhaustive: budget hit in round " + std::to_string(r.bound_reached)).c_str());
+                                   : ("NOT exhaustive: " + r.cut_short).c_str());
+    if (r.failure == Failure::none && o.expect == Failure::none && !expect_any && !r.exhaustive &&
+        o.search == Search::dfs) {
+      std::printf(o.allow_partial ? "     partial search allowed (Options::partial_ok or --partial-ok)\n"
+                                  : "     FAIL: the search was cut short, so the test proves nothing beyond what it "
+                                    "explored; raise Options::budget, lower the bounds, or allow it with "
+                                    "Options::partial_ok() (--partial-ok)\n");
+    }
     if (o.expect != Failure::none || expect_any) {
       std::printf("     expected: %s, found: %s\n", expect_any ? "any failure" : to_string(o.expect), to_string(r.failure));
     }

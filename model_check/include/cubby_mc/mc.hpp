@@ -123,8 +123,10 @@ struct Options {
   bool speculate_loads = false;       // a non-seq_cst load may read a value a store that has not
                                       // executed yet will write (load buffering; README.md, "Load
                                       // speculation"); one weak-memory choice each
-  std::uint64_t max_executions = 2'000'000;  // dfs budget per test (the report says if it was hit)
+  std::uint64_t max_executions = 2'000'000;  // dfs budget per test
   double time_limit_s = 60;           // wall-clock budget per test
+  bool allow_partial = false;         // dfs: a search cut short by either budget may still pass
+                                      // (otherwise a search that is not exhaustive fails)
   Failure expect = Failure::none;     // negative test: passes iff this failure is found
 
   Options& bound(unsigned b) { preemption_bound = b; return *this; }
@@ -139,6 +141,7 @@ struct Options {
   Options& no_timeouts() { timeouts = false; return *this; }
   Options& speculate(bool on = true) { speculate_loads = on; return *this; }
   Options& budget(std::uint64_t executions, double seconds) { max_executions = executions; time_limit_s = seconds; return *this; }
+  Options& partial_ok(bool on = true) { allow_partial = on; return *this; }
   Options& expect_failure(Failure f) { expect = f; return *this; }
 };
 
@@ -152,8 +155,14 @@ struct Result {
   std::uint64_t discarded = 0; // of those, dropped: a speculated load was not justified (speculate_loads)
   double seconds = 0;
   bool exhaustive = false;    // dfs finished the whole space within the bound
+  std::string cut_short;      // dfs, not exhaustive: which budget stopped it
   unsigned bound_reached = 0; // largest round explored (preemption and stale bound min(round, option))
-  bool passed(const Options& o) const noexcept { return failure == o.expect; }
+  // passed: the expected failure was found; when none is expected, a dfs
+  // search must also have been exhaustive (or the test allows a partial one).
+  bool passed(const Options& o) const noexcept {
+    if (failure != o.expect) return false;
+    return o.expect != Failure::none || o.search != Search::dfs || exhaustive || o.allow_partial;
+  }
 };
 
 // ------------------------------------------------------------------ Exec ----
@@ -185,7 +194,8 @@ Result replay(const std::string& token, const Options& options, const std::funct
 
 // run_main: the command-line runner for MC_TEST tests (see README.md):
 //   <exe> [--list] [--test NAME]... [--replay TOKEN] [--search dfs|pct|random]
-//         [--seed N] [--iterations N] [--bound N] [--speculate] [--expect KIND|any]
+//         [--seed N] [--iterations N] [--bound N] [--speculate] [--spurious N]
+//         [--budget N] [--partial-ok] [--expect KIND|any]
 // The environment variable CUBBY_MC_REPLAY=TOKEN works like --replay.
 int run_main(int argc, char** argv);
 
