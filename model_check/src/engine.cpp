@@ -452,6 +452,9 @@ class Engine {
           if (t != cur && eligible(t) && (best == kMaxThreads || threads[t].yield_step < threads[best].yield_step)) best = t;
         if (best != kMaxThreads) cand[n++] = best;
         if (n == 0 && cur_enabled) cand[n++] = cur;
+        // A thread that has just parked may time out (or wake spuriously)
+        // itself when no other thread can run: not a deadlock.
+        if (n == 0 && !cur_enabled && eligible(cur)) cand[n++] = cur;
       }
     }
     if (n == 0) CUBBY_MC_FAIL(*this, Failure::deadlock, describe_deadlock());
@@ -509,7 +512,7 @@ class Engine {
         const Location& L = locs[th.wait_loc];
         s += "futex_wait on " + obj(th.wait_loc) + " (value " + val(L, L.stores[L.count - 1].value) +
              " == expected, channels " + hex(th.wait_channels) +
-             (th.wait_deadline ? ", deadline, timeouts disabled" : ", no deadline") + ") at " +
+             (!th.wait_deadline ? ", no deadline" : opt.timeouts ? ", deadline" : ", deadline, timeouts disabled") + ") at " +
              where_str(th.wait_where);
       } else {
         s += "runnable?";
