@@ -206,6 +206,41 @@ void mp_light(mc::Exec& t, Outcomes* out, Orders) {
   });
 }
 
+// Light, heavy, light: T0's light barrier precedes T1's heavy one (T1 read
+// z), which precedes T2's light barrier (T2 read w).  The heavy barrier's
+// per-CPU fences run concurrently, so the one behind T0's light barrier is
+// not ordered before the one ahead of T2's, and T2's two loads (a compiler
+// barrier between them) may be performed out of order: 110 is allowed.
+// With a seq_cst load in T2 instead of the light barrier, the same.
+struct Three {
+  mc::atomic<int> x{0}, y{0}, z{0};
+  int r[3] = {0, 0, 0};
+};
+std::function<void(mc::Exec&, Outcomes*, Orders)> light_heavy_light(bool sc_load) {
+  return [sc_load](mc::Exec& t, Outcomes* out, Orders) {
+    auto* s = mc::make<Three>();
+    t.thread([s] {
+      s->x.store(1, std::memory_order_relaxed);
+      barrier(Bar::light);
+      s->y.store(1, std::memory_order_relaxed);
+    });
+    t.thread([s] {
+      s->r[0] = s->y.load(std::memory_order_relaxed);
+      barrier(Bar::heavy);
+      s->z.store(1, std::memory_order_relaxed);
+    });
+    t.thread([s, sc_load] {
+      s->r[1] = s->z.load(std::memory_order_relaxed);
+      barrier(sc_load ? Bar::none : Bar::light);
+      s->r[2] = s->x.load(sc_load ? std::memory_order_seq_cst : std::memory_order_relaxed);
+    });
+    t.after([s, out] {
+      out->insert(digits({s->r[0], s->r[1], s->r[2]}));
+      mc::destroy(s);
+    });
+  };
+}
+
 // MP+RMW and MP+sc-store: the reader's second access is a relaxed
 // fetch_add (r1: what it read) or a seq_cst store of 2.  Either may be
 // ordered before x=1 in modification order, a store that already ran but
@@ -364,6 +399,10 @@ std::vector<Litmus> table() {
   v.push_back({"SB+light/sc", "x=1; light; r0=y || y=1 sc; r1=x sc (else relaxed)", kRelaxed,
                sb_barriers(Bar::light, Bar::none, kSeqCst), all_bits(2)});
   v.push_back({"MP+light/light", "x=1; light; y=1 || r0=y; light; r1=x", kRelaxed, mp_light, all_bits(2)});
+  v.push_back({"LHL", "x=1; light; y=1 || r0=y; heavy; z=1 || r1=z; light; r2=x", kRelaxed, light_heavy_light(false),
+               all_bits(3)});
+  v.push_back({"LH+sc", "x=1; light; y=1 || r0=y; heavy; z=1 || r1=z; r2=x sc (else relaxed)", kRelaxed,
+               light_heavy_light(true), all_bits(3)});
   v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelaxed, mp_second(Second::rmw),
                {"001", "012", "101", "112"}});
   v.push_back({"MP+RMW", "x=1; y=1 || r0=y; r1=x.fetch_add(1); final x", kRelAcq, mp_second(Second::rmw),

@@ -268,7 +268,8 @@ class Engine {
   std::uint32_t nlocs = 0;
   std::vector<ScFence> fences;
   VC sc_join{};     // seq_cst fences, heavy barriers, light barriers before a heavy one
-  VC heavy_join{};  // sc_join as of the last heavy barrier
+  VC fence_join{};  // seq_cst fences and heavy barriers only: what a later seq_cst access sees
+  VC heavy_join{};  // sc_join as of the start of the last heavy barrier (without light_join)
   VC light_join{};  // light barriers
   std::uint32_t seq = 0;
   std::uint64_t uid = 0;
@@ -607,7 +608,7 @@ class Engine {
         // [atomics.order] 4.1: an earlier seq_cst access to s or later.
         if (s.sc_first != kNone) return i;
         // 4.2: s (or a read of it) happens before an executed seq_cst fence.
-        if (s.epoch <= sc_join[s.tid] || readers_le(s, sc_join)) return i;
+        if (s.epoch <= fence_join[s.tid] || readers_le(s, fence_join)) return i;
       }
       for (const ScFence* x : xs) {
         if (x == nullptr) continue;
@@ -1012,6 +1013,7 @@ class Engine {
     if (is_release(mo)) T.rel_fence = T.clock;
     if (mo == std::memory_order_seq_cst) {
       join(sc_join, T.clock);
+      join(fence_join, T.clock);
       fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join, FenceKind::seq_cst});
     }
     ++seq;
@@ -1035,10 +1037,16 @@ class Engine {
       T.rel_fence = T.clock;
       // What came before a light barrier that precedes us in S is ordered
       // before us, and so before every fence after us in S; what came before
-      // a seq_cst fence that precedes us, before every later light barrier.
+      // us or a seq_cst fence that precedes us, before every later light
+      // barrier.  Not what came before an earlier light barrier: the heavy
+      // barrier's per-CPU fences run concurrently, so the one behind an
+      // earlier light barrier is not ordered before the one ahead of a later
+      // light barrier (light, heavy, light is no chain), nor before a later
+      // seq_cst access (fence_join), which may be performed as early.
       join(sc_join, T.clock);
-      join(sc_join, light_join);
+      join(fence_join, T.clock);
       heavy_join = sc_join;
+      join(sc_join, light_join);
       fences.push_back({seq, static_cast<std::uint8_t>(cur), T.clock[cur], sc_join, FenceKind::heavy});
     } else {
       join(light_join, T.clock);
@@ -1240,6 +1248,7 @@ class Engine {
     nlocs = 0;
     fences.clear();
     sc_join.fill(0);
+    fence_join.fill(0);
     heavy_join.fill(0);
     light_join.fill(0);
     seq = 1;
