@@ -40,8 +40,10 @@ constexpr Orders kSeqCst{"seq_cst", std::memory_order_seq_cst, std::memory_order
 // acquire load, so neither of these forbids 11 (the speculation's sync rule).
 constexpr Orders kRelRlx{"rel st, rlx ld", std::memory_order_release, std::memory_order_relaxed};
 constexpr Orders kRlxAcq{"rlx st, acq ld", std::memory_order_relaxed, std::memory_order_acquire};
-// Rows whose orders are spelt out in the shape.
+// Rows whose orders are spelt out in the shape (relaxed where it says none).
 constexpr Orders kFutex{"futex", std::memory_order_relaxed, std::memory_order_relaxed};
+constexpr Orders kMixedNoSpec{"mixed, no spec", std::memory_order_relaxed, std::memory_order_relaxed};
+constexpr Orders kRelaxedNoSpec{"relaxed, no spec", std::memory_order_relaxed, std::memory_order_relaxed};
 
 struct Litmus {
   const char* name;
@@ -204,6 +206,64 @@ void mp_light(mc::Exec& t, Outcomes* out, Orders) {
     out->insert(digits({s->r[0], s->r[1]}));
     mc::destroy(s);
   });
+}
+
+// Known limits (rows run without speculation, as the primitives' tests do).
+// MP with seq_cst on one side and a relaxed reads-from edge between the
+// threads: C++20 allows 10 (S need only agree with strongly-happens-before
+// and coherence), but the checker's S is the execution order, which the
+// relaxed reads-from already fixes, so it never produces 10.
+enum class ScMp { sc_store_sc_load, fence_sc_load, sc_store_fence };
+std::function<void(mc::Exec&, Outcomes*, Orders)> mp_sc(ScMp kind) {
+  return [kind](mc::Exec& t, Outcomes* out, Orders) {
+    auto* s = mc::make<Two>();
+    t.thread([s, kind] {
+      if (kind == ScMp::fence_sc_load) {
+        s->x.store(1, std::memory_order_relaxed);
+        mc::fence(std::memory_order_seq_cst);
+      } else {
+        s->x.store(1, std::memory_order_seq_cst);
+      }
+      s->y.store(1, std::memory_order_relaxed);
+    });
+    t.thread([s, kind] {
+      s->r[0] = s->y.load(std::memory_order_relaxed);
+      if (kind == ScMp::sc_store_fence) {
+        mc::fence(std::memory_order_seq_cst);
+        s->r[1] = s->x.load(std::memory_order_relaxed);
+      } else {
+        s->r[1] = s->x.load(std::memory_order_seq_cst);
+      }
+    });
+    t.after([s, out] {
+      out->insert(digits({s->r[0], s->r[1]}));
+      mc::destroy(s);
+    });
+  };
+}
+// A thread that yields (or pauses) is not scheduled again until another
+// thread writes: the reader, which never writes, runs to its end first, so
+// it never sees the yielding thread's later store (01 and 11 missing).
+std::function<void(mc::Exec&, Outcomes*, Orders)> spin_then_store(bool pause) {
+  return [pause](mc::Exec& t, Outcomes* out, Orders) {
+    auto* s = mc::make<Two>();
+    t.thread([s, pause] {
+      if (pause) {
+        mc::pause();
+      } else {
+        mc::yield();
+      }
+      s->y.store(1, std::memory_order_relaxed);
+    });
+    t.thread([s] {
+      s->r[0] = s->y.load(std::memory_order_relaxed);
+      s->r[1] = s->y.load(std::memory_order_relaxed);
+    });
+    t.after([s, out] {
+      out->insert(digits({s->r[0], s->r[1]}));
+      mc::destroy(s);
+    });
+  };
 }
 
 // Light, heavy, light: T0's light barrier precedes T1's heavy one (T1 read
@@ -413,6 +473,16 @@ std::vector<Litmus> table() {
                {"01", "02", "12"}});
   v.push_back({"CoRR+hb", "x=1 || r0=x; y=1; r3=x || r1=y; r2=x (x relaxed)", kRelAcq, corr_hb,
                minus(all_bits(3), {"110"})});
+  v.push_back({"MP+sc/rlx", "x=1 sc; y=1 || r0=y; r1=x sc", kMixedNoSpec, mp_sc(ScMp::sc_store_sc_load), all_bits(2),
+               {"10"}, false});
+  v.push_back({"MP+fence/sc", "x=1; fence sc; y=1 || r0=y; r1=x sc", kMixedNoSpec, mp_sc(ScMp::fence_sc_load),
+               all_bits(2), {"10"}, false});
+  v.push_back({"MP+sc/fence", "x=1 sc; y=1 || r0=y; fence sc; r1=x", kMixedNoSpec, mp_sc(ScMp::sc_store_fence),
+               all_bits(2), {"10"}, false});
+  v.push_back({"yield+store", "yield; y=1 || r0=y; r1=y", kRelaxedNoSpec, spin_then_store(false), {"00", "01", "11"},
+               {"01", "11"}, false});
+  v.push_back({"pause+store", "pause; y=1 || r0=y; r1=y", kRelaxedNoSpec, spin_then_store(true), {"00", "01", "11"},
+               {"01", "11"}, false});
   const Outcomes waits{"t", "v", "w"};
   v.push_back({"timed wait", "r0=futex_wait(w, 0, deadline)", kFutex, timed_wait(false), {"t"}, {}, true, waits});
   v.push_back({"timed wait", "r0=futex_wait(w, 0, deadline) || x=1", kFutex, timed_wait(true), {"t"}, {}, true, waits});
