@@ -96,7 +96,7 @@ MC_TEST(cubby_timed_forms) {
 // [S4] A timed pop facing a blocking push, timeouts disabled: the pop must
 // get the value.  If the timed waiter could miss the promise (weakened S4)
 // it sleeps forever: a lost wake-up, reported as deadlock.
-MC_TEST(cubby_timed_pop_no_timeouts, mc::Options{}.bound(3).no_timeouts()) {
+MC_TEST(cubby_timed_pop_no_timeouts, mc::Options{}.bound(3).no_timeouts().spurious(1, 1)) {
   struct S {
     C c;
     int got = -1;
@@ -108,7 +108,7 @@ MC_TEST(cubby_timed_pop_no_timeouts, mc::Options{}.bound(3).no_timeouts()) {
 }
 
 // The same with a timed push facing a full slot and a blocking pop.
-MC_TEST(cubby_timed_push_no_timeouts, mc::Options{}.no_timeouts()) {
+MC_TEST(cubby_timed_push_no_timeouts, mc::Options{}.no_timeouts().spurious(1, 1)) {
   struct S {
     C c;
     int a = -1, b = -1;
@@ -178,7 +178,7 @@ MC_TEST(cubby_timed_close_publishes, mc::Options{}.bound(2)) {
 }
 
 // close against a waiting pusher and a timed pop: every waiter wakes.
-MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
+MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts().spurious(1, 1)) {
   struct S {
     C c;
     Status ps = Status::ok, qs = Status::ok;
@@ -199,7 +199,7 @@ MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts()) {
 // A push racing close() and a popper that pops until `closed`: a push that
 // returns ok is received by that popper (`closed` is final), as for the
 // queue (queue_c1_closed_pop_is_final).
-MC_TEST(cubby_closed_pop_is_final, mc::Options{}.bound(2)) { cubby_model::closed_pop_is_final<C>(t); }
+MC_TEST(cubby_closed_pop_is_final, mc::Options{}.bound(2).spurious(1, 1)) { cubby_model::closed_pop_is_final<C>(t); }
 
 // Wrap-around: a start ticket 2 laps before the 31-bit turn wrap, and one
 // before the 64-bit ticket wrap.

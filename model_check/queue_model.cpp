@@ -54,7 +54,7 @@ Left drain(Q& q) {
 
 // Capacity 1: one pusher, one popper, two values: in order, once each.  The
 // value's cell is ordered by the slot's turn word ([S1]/[S2]).
-MC_TEST(queue_c1_push_pop, mc::Options{}.bound(2)) {
+MC_TEST(queue_c1_push_pop, mc::Options{}.bound(2).spurious(1, 1)) {
   struct S {
     Q q{1};
     int a = -1, b = -1;
@@ -493,7 +493,7 @@ MC_TEST(queue_c2_timed_push_full, mc::Options{}.bound(2)) {
 // Capacity 2, full: a timed push waits (timeouts off, so only close() can
 // end it); close() wakes it with closed, its value kept; 1 and 2 stay
 // receivable.
-MC_TEST(queue_c2_timed_push_at_close, mc::Options{}.bound(2).no_timeouts()) {
+MC_TEST(queue_c2_timed_push_at_close, mc::Options{}.bound(2).no_timeouts().spurious(1, 1)) {
   struct S {
     Q q{2};
     Status ps = Status::ok;
@@ -514,7 +514,7 @@ MC_TEST(queue_c2_timed_push_at_close, mc::Options{}.bound(2).no_timeouts()) {
 // push_bulk of 3 values into capacity 2 races close() while a popper pops
 // until closed: push_bulk reports the prefix it pushed (ok: all 3), and the
 // popper receives exactly that prefix, in order, once each.
-MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1)) {
+MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1).spurious(1, 1)) {
   struct S {
     Q q{2};
     int in[3] = {1, 2, 3};
@@ -544,13 +544,13 @@ MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1)) {
 // only once close() has closed every slot; before, a push that read the
 // flag before it was set could take its ticket after the pop's count and
 // deposit a value no one would receive.
-MC_TEST(queue_c1_closed_pop_is_final, mc::Options{}.bound(1)) {
+MC_TEST(queue_c1_closed_pop_is_final, mc::Options{}.bound(1).spurious(1, 1)) {
   cubby_model::closed_pop_is_final<Q>(t, std::size_t{1});
 }
 
 // [S4] A timed pop facing a blocking push, timeouts off: the pop must get the
 // value (a missed promise would be a lost wake-up: deadlock).
-MC_TEST(queue_c2_timed_pop_no_timeouts, mc::Options{}.bound(2).no_timeouts()) {
+MC_TEST(queue_c2_timed_pop_no_timeouts, mc::Options{}.bound(2).no_timeouts().spurious(1, 1)) {
   struct S {
     Q q{2};
     int got = -1;
