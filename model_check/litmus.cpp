@@ -188,15 +188,18 @@ std::function<void(mc::Exec&, Outcomes*, Orders)> sb_barriers(Bar b0, Bar b1, Or
     });
   };
 }
+// x=1; light barrier; y=1 (relaxed): the writer of the light-barrier MP rows.
+template <class S>
+void store_light_store(S* s) {
+  s->x.store(1, std::memory_order_relaxed);
+  barrier(Bar::light);
+  s->y.store(1, std::memory_order_relaxed);
+}
 // MP through light barriers only: they are no release or acquire fences, so
 // the flag can be seen before the data (10 allowed).
 void mp_light(mc::Exec& t, Outcomes* out, Orders) {
   auto* s = mc::make<Two>();
-  t.thread([s] {
-    s->x.store(1, std::memory_order_relaxed);
-    barrier(Bar::light);
-    s->y.store(1, std::memory_order_relaxed);
-  });
+  t.thread([s] { store_light_store(s); });
   t.thread([s] {
     s->r[0] = s->y.load(std::memory_order_relaxed);
     barrier(Bar::light);
@@ -279,11 +282,7 @@ struct Three {
 std::function<void(mc::Exec&, Outcomes*, Orders)> light_heavy_light(bool sc_load) {
   return [sc_load](mc::Exec& t, Outcomes* out, Orders) {
     auto* s = mc::make<Three>();
-    t.thread([s] {
-      s->x.store(1, std::memory_order_relaxed);
-      barrier(Bar::light);
-      s->y.store(1, std::memory_order_relaxed);
-    });
+    t.thread([s] { store_light_store(s); });
     t.thread([s] {
       s->r[0] = s->y.load(std::memory_order_relaxed);
       barrier(Bar::heavy);
