@@ -124,7 +124,7 @@ struct Options {
                                       // executed yet will write (load buffering; README.md, "Load
                                       // speculation"); one weak-memory choice each
   std::uint64_t max_executions = 2'000'000;  // dfs budget per test
-  double time_limit_s = 60;           // wall-clock budget per test
+  double time_limit_s = 60;           // CPU-time budget per test (the process's)
   bool allow_partial = false;         // dfs: a search cut short by either budget may still pass
                                       // (otherwise a search that is not exhaustive fails)
   Failure expect = Failure::none;     // negative test: passes iff this failure is found

@@ -57,6 +57,9 @@ struct Options {
   Options& spurious(unsigned, unsigned) { return *this; }
   Options& no_timeouts() { timeouts = false; return *this; }
   Options& budget(std::uint64_t, double) { return *this; }
+  // Our checker's search options; Relacy explores in its own way.
+  Options& speculate(bool = true) { return *this; }
+  Options& partial_ok(bool = true) { return *this; }
   Options& expect_failure(Failure f) { expect = f; return *this; }
 };
 
