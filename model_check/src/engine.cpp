@@ -1711,6 +1711,10 @@ int run_main(int argc, char** argv) {
       token = next();
     } else if (a == "--search") {
       const std::string s = next();
+      if (s != "dfs" && s != "pct" && s != "random") {
+        std::fprintf(stderr, "--search takes dfs, pct or random, not '%s'\n", s.c_str());
+        std::exit(2);
+      }
       over.search = s == "pct" ? Search::pct : s == "random" ? Search::random : Search::dfs;
       set_search = true;
     } else if (a == "--seed") {
@@ -1735,6 +1739,9 @@ int run_main(int argc, char** argv) {
     } else if (a == "--expect") {
       expect = parse_failure(next(), expect_any);
       expect_set = true;
+    } else if (a.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "unknown option '%s' (a test name is given with --test NAME, or alone)\n", a.c_str());
+      std::exit(2);
     } else {
       names.push_back(a);
     }
@@ -1767,6 +1774,12 @@ int run_main(int argc, char** argv) {
     }
     std::fprintf(stderr, "no test named '%s'\n", name.c_str());
     return 2;
+  }
+  for (const auto& name : names) {
+    if (std::none_of(reg.begin(), reg.end(), [&](const auto& t) { return t.name == name; })) {
+      std::fprintf(stderr, "no test named '%s' (--list lists them)\n", name.c_str());
+      return 2;
+    }
   }
   int failed = 0, ran = 0;
   for (const auto& t : reg) {
