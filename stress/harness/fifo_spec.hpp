@@ -39,7 +39,17 @@
 // for them: "empty" results need no reservation left; a failed pop that
 // overlaps a close() (voidable too) may instead linearize, while open and
 // with no value ahead, as claiming the first reservation, both then voided by
-// close() (the pop waited for a value the voided push never deposited).  With
+// close() (the pop waited for a value the voided push never deposited).
+// A voidable push may also linearize as a *claimed* reservation
+// (State::claimed): one a pop already in line has taken and waits on, so it
+// counts toward full, but other pops do not wait for it (they find the queue
+// empty, or take what comes behind it).  That pop, once close() voids the
+// reservation, takes the next value instead (Queue: a pop that meets a hole
+// claims again), so its own result is an ordinary one, linearized later.
+// Only pushes that overlap a close() have these readings; the spec does not
+// check that a pop was in line to claim one (its state has no pending
+// operations), so around a close it accepts an empty try_pop beside a push
+// in line.  With
 // --strict-close the recorder never sets voidable: close() must then be
 // atomic with respect to pushes already in line.  Cubby promises that, and
 // cubby-lin always checks it so (LinShape::atomic_close); Queue does not
@@ -63,10 +73,14 @@ struct FifoSpec {
     std::uint8_t size = 0;
     std::uint8_t capacity = 1;
     std::uint8_t reserved = 0;  // places held by pushes close() may still void
+    std::uint8_t claimed = 0;   // of such places, ones a pop in line has taken (see above)
     std::uint8_t phase = 0;     // 0 open, 1 closing, 2 closed
     std::uint8_t closers = 0;   // close() calls begun and not yet ended
     bool operator==(const State& o) const noexcept {
-      if (size != o.size || capacity != o.capacity || phase != o.phase || closers != o.closers || reserved != o.reserved) return false;
+      if (size != o.size || capacity != o.capacity || phase != o.phase || closers != o.closers || reserved != o.reserved ||
+          claimed != o.claimed) {
+        return false;
+      }
       for (unsigned i = 0; i < size; ++i) {
         if (values[i] != o.values[i]) return false;
       }
@@ -97,16 +111,16 @@ struct FifoSpec {
   static bool is_push(Kind k) noexcept { return k == Kind::push || k == Kind::push_for || k == Kind::try_push; }
   static bool is_pop(Kind k) noexcept { return k == Kind::pop || k == Kind::pop_for || k == Kind::try_pop; }
 
-  // Two readings of an operation: choice 0 the plain one, choice 1 a
-  // reservation (voidable pushes only).
-  static constexpr unsigned kChoices = 2;
+  // Three readings of an operation: choice 0 the plain one, choice 1 a
+  // reservation, choice 2 a claimed reservation (voidable operations only).
+  static constexpr unsigned kChoices = 3;
   static bool step(const State& s, const Call& c, unsigned choice, State& next) noexcept {
-    return choice == 0 ? plain(s, c, next) : alternative(s, c, next);
+    return choice == 0 ? plain(s, c, next) : alternative(s, c, choice == 2, next);
   }
 
   static bool plain(const State& s, const Call& c, State& next) noexcept {
     next = s;
-    const bool full = s.size + s.reserved >= s.capacity;
+    const bool full = s.size + s.reserved + s.claimed >= s.capacity;
     const bool empty = s.size == 0 && s.reserved == 0;
     const bool open = s.phase == 0;
     const bool closing = s.phase >= 1;  // closing or closed: pushes may see it
@@ -115,11 +129,13 @@ struct FifoSpec {
       case Kind::close:
         next.phase = 2;
         next.reserved = 0;
+        next.claimed = 0;
         return true;
       case Kind::close_begin:
         next.phase = std::max<std::uint8_t>(s.phase, 1);
         ++next.closers;
         next.reserved = 0;
+        next.claimed = 0;
         return true;
       case Kind::close_end:
         if (s.closers == 0) return false;
@@ -153,10 +169,16 @@ struct FifoSpec {
     return false;
   }
 
-  // alternative: the second reading of a voidable push, a reservation.
-  static bool alternative(const State& s, const Call& c, State& next) noexcept {
+  // alternative: the other readings of a voidable push, a reservation
+  // (claimed or not), and of a voidable pop, claiming one.
+  static bool alternative(const State& s, const Call& c, bool claimed, State& next) noexcept {
     if (!c.voidable || c.result == Result::ok || s.phase == 2) return false;
     next = s;
+    if (claimed) {
+      if (!is_push(c.kind) || static_cast<unsigned>(s.size + s.reserved + s.claimed) >= kMaxValues) return false;
+      ++next.claimed;
+      return true;
+    }
     if (is_pop(c.kind)) {
       // A pop in line behind nothing but reservations: it claims the first
       // one, and close() later voids both.
@@ -164,7 +186,7 @@ struct FifoSpec {
       --next.reserved;
       return true;
     }
-    if (s.size + s.reserved >= kMaxValues) return false;
+    if (static_cast<unsigned>(s.size + s.reserved + s.claimed) >= kMaxValues) return false;
     ++next.reserved;
     return true;
   }
@@ -174,7 +196,7 @@ struct FifoSpec {
   }
 
   static std::size_t hash(const State& s) noexcept {
-    std::uint64_t h = s.size * 31u + s.capacity * 7u + s.reserved * 131u + s.phase * 17u + s.closers;
+    std::uint64_t h = s.size * 31u + s.capacity * 7u + s.reserved * 131u + s.claimed * 257u + s.phase * 17u + s.closers;
     for (unsigned i = 0; i < s.size; ++i) h = (h ^ s.values[i]) * 0x100000001B3ull;
     return static_cast<std::size_t>(h);
   }
@@ -184,6 +206,7 @@ struct FifoSpec {
     for (unsigned i = 0; i < s.size; ++i) out += (i ? " " : "") + std::to_string(s.values[i]);
     out += "] capacity " + std::to_string(s.capacity);
     if (s.reserved != 0) out += ", " + std::to_string(s.reserved) + " reserved";
+    if (s.claimed != 0) out += ", " + std::to_string(s.claimed) + " reserved and claimed by a pop";
     static constexpr const char* phases[] = {", open", ", closing", ", closed"};
     return out + phases[s.phase];
   }
