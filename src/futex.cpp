@@ -51,7 +51,7 @@ FutexResult futex_wait(const void* word, std::uint32_t expected, std::uint32_t c
     // word and wait again, so a wait degrades to polling (with a yield per
     // round), never to a lost wake; a deadline is still kept, by the clock.
     default:
-      if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) return FutexResult::timed_out;
+      if (deadline != nullptr && deadline_passed(*deadline)) return FutexResult::timed_out;
       ::sched_yield();
       return FutexResult::woken;
   }

@@ -60,9 +60,8 @@ SharedMemory SharedMemory::create(const std::string& name, std::size_t size, boo
     ::shm_unlink(name.c_str());
     throw;
   }
-  SharedMemory m(name, p, size, unlink_on_destroy);
-  m.identity_ = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
-  return m;
+  return SharedMemory(name, p, size, unlink_on_destroy,
+                      {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)});
 }
 
 SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::chrono::milliseconds wait) {
@@ -89,7 +88,7 @@ SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  return SharedMemory(name, map(fd, size, name), size, false);
+  return SharedMemory(name, map(fd, size, name), size, false, {});
 }
 
 bool SharedMemory::unlink(const std::string& name) noexcept { return ::shm_unlink(name.c_str()) == 0; }
@@ -108,12 +107,14 @@ bool SharedMemory::still_ours() const noexcept {
   return same;
 }
 
-SharedMemory::SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept
+SharedMemory::SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy,
+                           Identity identity) noexcept
     : name_(std::move(name)),
       data_(data),
       size_(size),
       unlink_on_destroy_(unlink_on_destroy),
-      creator_pid_(static_cast<int>(::getpid())) {}
+      creator_pid_(static_cast<int>(::getpid())),
+      identity_(identity) {}
 
 SharedMemory::SharedMemory(SharedMemory&& o) noexcept
     : name_(std::move(o.name_)),

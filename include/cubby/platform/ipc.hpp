@@ -160,13 +160,13 @@ class SharedMemory {
   const std::string& name() const noexcept { return name_; }
 
  private:
-  SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy) noexcept;
-  void release() noexcept;
-  bool still_ours() const noexcept;
-
   struct Identity {
     std::uint64_t device = 0, inode = 0;
   };
+
+  SharedMemory(std::string name, void* data, std::size_t size, bool unlink_on_destroy, Identity identity) noexcept;
+  void release() noexcept;
+  bool still_ours() const noexcept;
 
   std::string name_;
   void* data_ = nullptr;
