@@ -49,6 +49,8 @@
 #include <thread>
 #include <type_traits>
 
+#include <boost/atomic/ipc_atomic_ref.hpp>
+
 #include "cubby/detail/order.hpp"
 #include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/ipc.hpp"
@@ -68,11 +70,13 @@ class SharedQueue {
   // made.
   static SharedQueue create(const std::string& name) {
     platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());
-    auto* h = ::new (mem.data()) Header{};
+    // The ready mark is not constructed: an open() may already read it (the
+    // segment is visible once sized), and it is zero from the kernel.
+    ::new (layout_address(mem.data())) Layout(expected_layout());
     ::new (queue_address(mem.data())) queue_type();
-    h->layout = expected_layout();
-    // [Q3] release: publishes the constructed queue to open(); pairs with [Q4].
-    h->ready.store(kReady, CUBBY_ORDER(Q3, std::memory_order_release));
+    // [Q3] release: publishes the layout and the constructed queue to open();
+    // pairs with [Q4].
+    ready_mark(mem.data()).store(kReady, platform::to_boost(CUBBY_ORDER(Q3, std::memory_order_release)));
     return SharedQueue(std::move(mem));
   }
 
@@ -83,15 +87,15 @@ class SharedQueue {
     const auto deadline = platform::deadline_after(wait);
     // The creator may not have sized the segment yet: that wait counts too.
     platform::SharedMemory mem = platform::SharedMemory::open(name, segment_size(), wait);
-    auto* h = std::launder(reinterpret_cast<Header*>(mem.data()));
-    // [Q4] acquire: pairs with [Q3]: the creator's construction of the queue
-    // happens-before our use of it.
-    while (h->ready.load(CUBBY_ORDER(Q4, std::memory_order_acquire)) != kReady) {
+    // [Q4] acquire: pairs with [Q3]: the creator's construction of the layout
+    // and of the queue happens-before our reads of them.
+    while (ready_mark(mem.data()).load(platform::to_boost(CUBBY_ORDER(Q4, std::memory_order_acquire))) != kReady) {
       if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("cubby::SharedQueue: '" + name + "' is not ready");
       std::this_thread::sleep_for(std::chrono::microseconds(100));  // the creator constructs the queue: not a spin
     }
-    if (!(h->layout == expected_layout())) {
-      throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type (" + describe(h->layout) +
+    const Layout& layout = *std::launder(reinterpret_cast<const Layout*>(layout_address(mem.data())));
+    if (!(layout == expected_layout())) {
+      throw std::runtime_error("cubby::SharedQueue: '" + name + "' holds another queue type (" + describe(layout) +
                                "; this is " + describe(expected_layout()) + ")");
     }
     return SharedQueue(std::move(mem));
@@ -117,12 +121,17 @@ class SharedQueue {
     std::uint32_t value_size = 0, value_align = 0, cache_line = 0, padding = 0;
     friend constexpr bool operator==(const Layout&, const Layout&) = default;
   };
-  struct Header {
-    platform::IpcAtomic<std::uint32_t> ready{0u};
-    std::uint32_t unused = 0;
-    Layout layout;
-  };
-  static_assert(sizeof(Header) <= platform::cache_line_size);
+  // The header (line 0): the ready mark at offset 0, a 32-bit word that is
+  // never constructed or written non-atomically (the kernel zero-fills the
+  // segment; both sides reach it through an ipc_atomic_ref), and the Layout
+  // at offset 8, constructed by create() before the mark.
+  static constexpr std::size_t kLayoutOffset = 8;
+  static_assert(kLayoutOffset % alignof(Layout) == 0 && kLayoutOffset + sizeof(Layout) <= platform::cache_line_size);
+  static boost::atomics::ipc_atomic_ref<std::uint32_t> ready_mark(void* base) noexcept {
+    static_assert(boost::atomics::ipc_atomic_ref<std::uint32_t>::is_always_lock_free);
+    return boost::atomics::ipc_atomic_ref<std::uint32_t>(*std::launder(static_cast<std::uint32_t*>(base)));
+  }
+  static void* layout_address(void* base) noexcept { return static_cast<unsigned char*>(base) + kLayoutOffset; }
 
   static constexpr std::uint32_t kFormat = 2;
   static constexpr Layout expected_layout() noexcept {
