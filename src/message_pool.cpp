@@ -14,6 +14,11 @@ MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr:
     throw std::invalid_argument("cubby::MessageEngine: max_pooled (" + std::to_string(o.max_pooled) +
                                 ") is less than initial_pooled (" + std::to_string(o.initial_pooled) + ")");
   }
+  if (o.max_pooled > IndexStack<Message, DefaultPlatform>::max_capacity) {
+    throw std::invalid_argument("cubby::MessageEngine: max_pooled (" + std::to_string(o.max_pooled) +
+                                ") exceeds the pool's capacity limit (" +
+                                std::to_string(IndexStack<Message, DefaultPlatform>::max_capacity) + ")");
+  }
   if (o.thread_caches > platform::max_thread_indices) {
     throw std::invalid_argument("cubby::MessageEngine: thread_caches (" + std::to_string(o.thread_caches) +
                                 ") exceeds the number of thread indices (" +

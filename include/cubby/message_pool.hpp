@@ -297,7 +297,8 @@ struct MessagePoolOptions {
 
 namespace detail {
 // validated_pool_options: `o`, or std::invalid_argument if max_pooled <
-// initial_pooled (naming both) or resource is null.  src/message_pool.cpp.
+// initial_pooled (naming both), max_pooled exceeds IndexStack::max_capacity,
+// or resource is null.  src/message_pool.cpp.
 MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr::memory_resource* resource);
 }  // namespace detail
 
