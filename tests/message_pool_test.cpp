@@ -742,3 +742,58 @@ TEST(MessagePool, ToString) {
   EXPECT_STREQ(cubby::to_string(PoolError::out_of_memory), "out_of_memory");
   EXPECT_STREQ(cubby::to_string(PoolError::shut_down), "shut_down");
 }
+
+// pool_only is exact under real concurrency.  N threads each hold at
+// most one message at a time and the engine has N + 1, so at every instant
+// at least one is pooled: get(pool_only) must never return null.  Threads
+// are restarted in waves, so that thread indices (and the caches keyed by
+// them, with the messages left in them) pass to new threads.
+TEST(MessagePool, PoolOnlyIsNeverNullWhileOneIsPooled) {
+  constexpr int kThreads = 4;
+  CountingResource res;
+  {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = kThreads + 1, .max_pooled = kThreads + 1}, &res);
+    std::atomic<std::uint64_t> nulls{0}, gets{0}, doubled{0};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<std::thread> ts;
+      for (int t = 0; t < kThreads; ++t) {
+        ts.emplace_back([&, t] {
+          for (int i = 0; i < 20000; ++i) {
+            Message* m = must_get(e, Strategy::pool_only);
+            gets.fetch_add(1, std::memory_order_relaxed);
+            if (m == nullptr) {
+              nulls.fetch_add(1, std::memory_order_relaxed);
+              continue;
+            }
+            if (std::atomic_ref<std::uint64_t>(m->header.user).exchange(1) != 0) doubled.fetch_add(1);
+            if ((i + t) % 7 == 0) std::this_thread::yield();
+            std::atomic_ref<std::uint64_t>(m->header.user).store(0);
+            e.put(m);
+          }
+        });
+      }
+      for (auto& t : ts) t.join();
+    }
+    EXPECT_GT(gets.load(), 0u);
+    EXPECT_EQ(doubled.load(), 0u);
+    EXPECT_EQ(nulls.load(), 0u) << "of " << gets.load() << " gets";
+    EXPECT_EQ(e.live_messages(), static_cast<std::size_t>(kThreads + 1));
+  }
+  EXPECT_EQ(res.outstanding_blocks(), 0u);
+}
+
+// A max_pooled beyond what the pool can index (2^32 - 1) is an
+// invalid option too: std::invalid_argument naming the value, as the
+// specification asks, not a std::length_error from the stack that names
+// nothing.
+TEST(MessagePool, MaxPooledBeyondTheStackLimitIsInvalidArgumentNamingIt) {
+  try {
+    MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 0xFFFFFFFFu});
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& ex) {
+    EXPECT_NE(std::string(ex.what()).find("max_pooled (4294967295)"), std::string::npos) << ex.what();
+  } catch (const std::exception& ex) {
+    FAIL() << "not std::invalid_argument: " << ex.what();
+  }
+}
