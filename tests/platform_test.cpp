@@ -263,6 +263,31 @@ TEST(AsymmetricBarrier, StoreBufferingNeverReadsBothZero) {
 
 // ---------------------------------------------------------------- thread indices
 
+// A thread keeps its index through its C++ thread_local destructors, even
+// those of objects constructed before its first thread_index() call (the
+// index is released by a pthread-key destructor, which runs after them): a
+// message owner held in a thread_local still puts through its cache.
+namespace {
+struct IndexAtExit {
+  std::uint32_t* out = nullptr;
+  ~IndexAtExit() {
+    if (out != nullptr) *out = cubby::platform::thread_index();
+  }
+};
+thread_local IndexAtExit t_index_at_exit;
+}  // namespace
+
+TEST(ThreadIndex, KeptThroughThreadLocalDestructors) {
+  std::uint32_t during = 0;
+  std::uint32_t at_exit = 0;
+  std::thread([&] {
+    t_index_at_exit.out = &at_exit;  // constructed first
+    during = cubby::platform::thread_index();
+  }).join();
+  EXPECT_GE(during, 1u);
+  EXPECT_EQ(at_exit, during);
+}
+
 TEST(ThreadIndex, DistinctAmongLiveThreadsAndReusedAfterExit) {
   using cubby::platform::thread_index;
   using cubby::platform::thread_index_bound;

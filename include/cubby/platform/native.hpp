@@ -46,11 +46,12 @@
 //       A small number naming the calling thread among the live threads: 1,
 //       2, ..., never shared by two live threads; an exited thread's index is
 //       reused, and everything the exited thread did before it released the
-//       index (a thread-local destructor) happens-before the reuse.  After
-//       that release, what the thread still runs (thread-locals destroyed
-//       later, pthread-key destructors) sees no_thread_index, so code must
-//       look the index up on each use, as the message pool does, never keep
-//       it.  no_thread_index for a thread that has none (beyond
+//       index (a pthread-key destructor, which runs after the thread's C++
+//       thread_local destructors) happens-before the reuse.  After that
+//       release, what the thread still runs (other pthread-key destructors)
+//       sees no_thread_index, so code must look the index up on each use,
+//       as the message pool does, never keep it.  Taking an index allocates
+//       nothing (src/thread_index.cpp).  no_thread_index for a thread that has none (beyond
 //       max_thread_indices threads, or after the release); a thread that
 //       found none keeps none for its life, even once indices are freed
 //       (for the message pool: that thread always uses the shared stack).
