@@ -79,8 +79,11 @@ class TicketDispatch {
   // try_take_promised_pop: a pop ticket whose push partner has arrived
   // (push - pop > 0).  relaxed: as above.  `fresh`: read the push counter
   // with an RMW, which reads the last value in the counter's modification
-  // order; a drain after close must, since a stale read there would end the
-  // drain ("closed") while values remain.
+  // order; the drains after close ask for it.  For Cubby it is a margin on a
+  // cold path, not what the proof rests on: the drain has acquired the
+  // closed flag, and close() took its push ticket F after every admitted
+  // push's ticket and before it set the flag, so a plain load would read at
+  // least F + 1 (model tests pass without the RMW).
   bool try_take_promised_pop(std::uint64_t& ticket, bool fresh = false) noexcept {
     return try_take_promised_pop_n(1, ticket, fresh) == 1;
   }
