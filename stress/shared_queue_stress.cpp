@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +48,8 @@ struct alignas(platform::cache_line_size) ChildResult {
   // the parent through waitpid().
   std::atomic<std::uint64_t> ops{0};
   std::uint64_t pushed = 0;      // producer: successful pushes
-  std::uint64_t bad_value = 0;   // consumer: the first value no producer pushed
+  std::uint64_t bad_values = 0;  // consumer: how many values no producer pushed (0 is one)
+  std::uint64_t bad_value = 0;   // consumer: the first of them
   std::uint64_t fifo_break[3] = {};  // consumer: producer + 1, then the two numbers
   std::uint64_t duplicate[2] = {};   // consumer: producer + 1, number
   int exit_code = -1;
@@ -94,7 +96,8 @@ int producer_main(const std::string& name, unsigned p, std::uint64_t seed, Share
   return 0;
 }
 
-int consumer_main(Shared::queue_type& q, unsigned c, std::uint64_t seed, unsigned producers, SharedBlock& block) {
+template <class Q>
+int consumer_main(Q& q, unsigned c, std::uint64_t seed, unsigned producers, SharedBlock& block) {
   ChildResult& me = block.consumer[c];
   std::fill(std::begin(me.last), std::end(me.last), ~std::uint64_t{0});
   Rng rng(seed);
@@ -115,7 +118,7 @@ int consumer_main(Shared::queue_type& q, unsigned c, std::uint64_t seed, unsigne
     if (s != Status::ok) continue;
     bump(me);
     if (!Tag::valid(v, producers)) {
-      if (me.bad_value == 0) me.bad_value = v;
+      if (me.bad_values++ == 0) me.bad_value = v;
       continue;
     }
     const unsigned p = Tag::producer(v);
@@ -137,6 +140,15 @@ int consumer_main(Shared::queue_type& q, unsigned c, std::uint64_t seed, unsigne
   }
 }
 
+// Direct: the consumers' view of the queue, unchanged (a broken variant
+// wraps it instead).
+struct Direct {
+  explicit Direct(Shared::queue_type& q) noexcept : q_(q) {}
+  Shared::queue_type& operator*() const noexcept { return q_; }
+  Shared::queue_type& q_;
+};
+
+template <class View = Direct>
 void run_shared_queue(Run& run) {
   const unsigned producers = run.producers();  // <= kMaxProcesses (registered so)
   const unsigned consumers = run.consumers();
@@ -154,7 +166,8 @@ void run_shared_queue(Run& run) {
     // Consumers use the mapping inherited from the parent, producers open()
     // the queue by name: both ways of sharing it are exercised.
     for (unsigned c = 0; c < consumers; ++c) {
-      consumer_pids.push_back(spawn([&, c] { return consumer_main(*owner, c, run.seed_for(1000 + c), producers, *block); }));
+      consumer_pids.push_back(spawn([&, c] { View view(*owner);
+        return consumer_main(*view, c, run.seed_for(1000 + c), producers, *block); }));
     }
     for (unsigned p = 0; p < producers; ++p) {
       producer_pids.push_back(spawn([&, p] { return producer_main(name, p, run.seed_for(p), *block); }));
@@ -208,9 +221,9 @@ void run_shared_queue(Run& run) {
     const ChildResult& r = block->consumer[c];
     received[c].assign(r.fingerprint, r.fingerprint + producers);
     const std::string who = "consumer " + std::to_string(c);
-    if (r.bad_value != 0) {
-      run.violation("conservation: " + who + " received " + std::to_string(r.bad_value) +
-                    ", a value no producer pushed (value from nowhere)");
+    if (r.bad_values != 0) {
+      run.violation("conservation: " + who + " received " + std::to_string(r.bad_values) +
+                    " value(s) no producer pushed, the first " + std::to_string(r.bad_value) + " (value from nowhere)");
     }
     if (r.duplicate[0] != 0) {
       run.violation("conservation: " + who + " received p" + std::to_string(r.duplicate[0] - 1) + "#" +
@@ -229,8 +242,37 @@ void run_shared_queue(Run& run) {
 
 const Registrar shared_queue{Workload{
     "shared-queue", "producer/consumer processes over a queue in shared memory, close at the end", Kind::blocking,
-    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false, run_shared_queue,
+    check_conservation | check_fifo, /*producer_consumer=*/true, /*expect_failure=*/false, run_shared_queue<>,
     /*min_threads=*/1, kMaxProcesses}};
+
+#ifdef CUBBY_STRESS_BROKEN
+// ZeroPopper: a deliberately broken view of the queue whose try_pop, every
+// 7th call of a consumer, reports a value 0 it never took (the contents of a
+// zeroed, never written slot).  The consumers' own "value from nowhere"
+// check must report it (0 is no producer's value).
+struct ZeroPopper {
+  explicit ZeroPopper(Shared::queue_type& q) noexcept : q_{q} {}
+  struct Q {
+    Shared::queue_type& q;
+    std::optional<std::uint64_t> try_pop() {
+      static unsigned calls = 0;  // one consumer per process
+      if (++calls % 7 == 0) return std::uint64_t{0};
+      return q.try_pop();
+    }
+    bool is_closed() const { return q.is_closed(); }
+    Status pop(std::uint64_t& v) { return q.pop(v); }
+    template <class D>
+    Status pop_for(std::uint64_t& v, D d) { return q.pop_for(v, d); }
+  };
+  Q& operator*() noexcept { return q_; }
+  Q q_;
+};
+
+const Registrar broken_zero{Workload{
+    "broken-shared-queue-zero", "shared queue whose try_pop makes up a 0 now and then", Kind::blocking,
+    check_conservation, /*producer_consumer=*/true, /*expect_failure=*/true, run_shared_queue<ZeroPopper>,
+    /*min_threads=*/1, kMaxProcesses}};
+#endif
 
 }  // namespace
 }  // namespace cubby::stress
