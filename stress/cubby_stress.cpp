@@ -66,6 +66,7 @@ enum class Fault {
   reorder,    // a pop keeps a value back and returns it after the next one -> fifo
   refuse,     // try_push fails although the slot is free    -> linearizability only
   share,      // a pop hands out the last popped value again -> ownership
+  deaf_close, // close() does nothing: blocked operations never return -> hang
 };
 
 template <class T, Fault F>
@@ -100,7 +101,9 @@ class BrokenCubby {
     if (take_held(out)) return Status::ok;
     return after_pop(inner_.pop_for(out, d), out);
   }
-  void close() { inner_.close(); }
+  void close() {
+    if constexpr (F != Fault::deaf_close) inner_.close();
+  }
   bool is_closed() const { return inner_.is_closed(); }
 
  private:
@@ -171,6 +174,15 @@ const Registrar broken_share{Workload{"broken-cubby-handoff", "cubby that hands 
                                         using C = BrokenCubby<Token*, Fault::share>;
                                         run_handoff<C>(run, make_channel<C>);
                                       }, /*min_threads=*/2}};
+// A close() that wakes nobody (here: does nothing) leaves the window's
+// blocking operations waiting for good, the watchdog's close too: the
+// driver's hang watchdog must report it (with the seed) and end the run.
+const Registrar broken_deaf_close{Workload{
+    "broken-cubby-deaf-close", "cubby whose close() wakes nobody", Kind::blocking, check_progress, false, true,
+    [](Run& run) {
+      using C = BrokenCubby<std::uint64_t, Fault::deaf_close>;
+      run_linearizability<C>(run, make_channel<C>, LinShape{1, 12, true});
+    }, /*min_threads=*/2, kLinMaxThreads}};
 #endif
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -46,6 +47,9 @@ constexpr const char* kUsage = R"(usage: cubby-stress <workload>[,<workload>...]
   --json FILE          write a machine-readable report to FILE
   --quiet              no progress display
   --verbose            print each workload's notes (and whole failing windows)
+  --hang-seconds S     a workload in which no operation completes for S
+                       seconds (threads blocked for good) fails as a hang,
+                       with the seed, and ends the run (default 60)
   --strict-close       linearizability: check close() as one atomic step for
                        every primitive (the cubby's workloads always do; the
                        queue promises only a close with a beginning and an end)
@@ -57,6 +61,7 @@ struct Options {
   Config config;
   bool seconds_set = false, ops_set = false, seed_set = false;
   bool list = false, quiet = false;
+  double hang_seconds = 60;
   std::string json;
 };
 
@@ -104,6 +109,13 @@ Options parse(int argc, char** argv) {
       o.config.seconds = std::strtod(t, &end);
       if (end == t || *end != '\0' || !(o.config.seconds > 0)) usage_error("--seconds: a positive number");
       o.seconds_set = true;
+    } else if (a == "--hang-seconds") {
+      const char* t = value();
+      char* end = nullptr;
+      o.hang_seconds = std::strtod(t, &end);
+      if (end == t || *end != '\0' || !(o.hang_seconds > 0) || !std::isfinite(o.hang_seconds)) {
+        usage_error("--hang-seconds: a positive number");
+      }
     } else if (a == "--ops") {
       o.config.ops = parse_u64(a, value());
       if (o.config.ops == 0) usage_error("--ops: a positive number");
@@ -262,7 +274,36 @@ int main(int argc, char** argv) {
     std::optional<Monitor> monitor;
     bool body_returned = false;
     try {
-      monitor.emplace(run, !o.quiet);
+      // A hang cannot be reported by the workload (its threads never
+      // return): the monitor reports it with the seed, and ends the process.
+      const std::string reproduce = reproduce_command(argv[0], *w, s, cfg);
+      auto on_hang = [&, reproduce](double stalled) {
+        std::printf("\n  FAILED %s: hang: no operation completed for %s s and the workload did not return "
+                    "(threads blocked for good: a lost wake-up, or a close() that wakes nobody)\n"
+                    "  seed 0x%llx; reproduce with:\n    %s\nFAILED: hang in %s; seed 0x%llx\n  reproduce: %s\n",
+                    w->name.c_str(), format_seconds(stalled).c_str(), static_cast<unsigned long long>(cfg.seed),
+                    reproduce.c_str(), w->name.c_str(), static_cast<unsigned long long>(cfg.seed), reproduce.c_str());
+        std::fflush(stdout);
+        if (!o.json.empty()) {
+          std::vector<Row> with_hang = rows;
+          Row r;
+          r.workload = w->name;
+          r.checks = checks_to_string(w->checks);
+          r.threads = s.threads;
+          r.producers = s.producers;
+          r.consumers = s.consumers;
+          r.ops = run.ops_done();
+          r.seconds = run.elapsed_seconds();
+          r.violations = run.violation_count() + 1;
+          r.messages = run.violation_messages();
+          r.messages.push_back("hang: no operation completed for " + format_seconds(stalled) + " s");
+          r.reproduce = reproduce;
+          with_hang.push_back(std::move(r));
+          (void)write_json(o.json, with_hang, cfg.seed, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(), command);
+        }
+        std::_Exit(1);
+      };
+      monitor.emplace(run, !o.quiet, std::chrono::duration<double>(o.hang_seconds), on_hang);
       w->body(run);
       body_returned = true;
     } catch (const std::exception& e) {

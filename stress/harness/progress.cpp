@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace cubby::stress {
 
@@ -27,7 +28,8 @@ std::string human(double v) {
 
 }  // namespace
 
-Monitor::Monitor(Run& run, bool show) : run_(run), show_(show), tty_(isatty(STDOUT_FILENO) == 1) {
+Monitor::Monitor(Run& run, bool show, std::chrono::duration<double> hang, std::function<void(double)> on_hang)
+    : run_(run), show_(show), tty_(isatty(STDOUT_FILENO) == 1), hang_(hang), on_hang_(std::move(on_hang)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -44,8 +46,20 @@ void Monitor::finish() {
 void Monitor::loop() {
   using namespace std::chrono_literals;
   unsigned tick = 0;
+  std::uint64_t last_ops = run_.ops_done();
+  auto last_change = std::chrono::steady_clock::now();
   while (!done_.load(std::memory_order_relaxed)) {  // relaxed: see done_
     if (!run_.stopping() && run_.stop_condition_met()) run_.request_stop();
+    const std::uint64_t ops = run_.ops_done();
+    const auto now = std::chrono::steady_clock::now();
+    if (ops != last_ops) {
+      last_ops = ops;
+      last_change = now;
+    } else if (on_hang_ && now - last_change >= hang_) {
+      if (show_ && tty_) std::printf("\n");
+      on_hang_(std::chrono::duration<double>(now - last_change).count());
+      last_change = now;  // on_hang_ returned (it should not): wait another period
+    }
     std::this_thread::sleep_for(10ms);
     if (++tick % 10 == 0) draw(false);
   }

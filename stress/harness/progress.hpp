@@ -6,6 +6,8 @@
 // plain line every few seconds and one when the workload ends.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <thread>
 
 #include "harness/workload.hpp"
@@ -15,7 +17,12 @@ namespace cubby::stress {
 class Monitor {
  public:
   // Starts watching `run`: requests its stop when the stop condition holds.
-  Monitor(Run& run, bool show);
+  // Hang watchdog: if no operation completes for `hang` while the workload
+  // has not returned (threads blocked for good: a lost wake-up, a close()
+  // that wakes nobody), calls on_hang from the monitor's thread; on_hang
+  // reports and ends the process (the workload's threads cannot be joined).
+  Monitor(Run& run, bool show, std::chrono::duration<double> hang = std::chrono::seconds(60),
+          std::function<void(double stalled_seconds)> on_hang = {});
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
   ~Monitor();
@@ -32,6 +39,8 @@ class Monitor {
   // relaxed: a flag for the monitor thread; nothing is published through it.
   std::atomic<bool> done_{false};
   double last_line_ = 0;
+  std::chrono::duration<double> hang_;
+  std::function<void(double)> on_hang_;
   std::thread thread_;
 };
 
