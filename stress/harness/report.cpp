@@ -55,7 +55,7 @@ void print_summary(const std::vector<Row>& rows, double total_seconds) {
                                     : std::to_string(r.threads);
     std::printf("%-22s %8s %12llu %12.0f %10llu %11s  %s\n", r.workload.c_str(), threads.c_str(),
                 static_cast<unsigned long long>(r.ops), r.seconds > 0 ? static_cast<double>(r.ops) / r.seconds : 0.0,
-                static_cast<unsigned long long>(r.violations), format_duration(r.worst_wait).c_str(), r.checks.c_str());
+                static_cast<unsigned long long>(r.violations), (r.worst_wait ? format_duration(*r.worst_wait) : std::string("n/a")).c_str(), r.checks.c_str());
   }
   std::printf("total %.1f s\n", total_seconds);
 }
@@ -78,7 +78,7 @@ bool write_json(const std::string& path, const std::vector<Row>& rows, std::uint
         << ", \"threads\": " << r.threads << ", \"producers\": " << r.producers << ", \"consumers\": " << r.consumers
         << ", \"ops\": " << r.ops << ", \"seconds\": " << r.seconds
         << ", \"ops_per_second\": " << (r.seconds > 0 ? static_cast<double>(r.ops) / r.seconds : 0.0)
-        << ", \"violations\": " << r.violations << ", \"worst_wait_ns\": " << r.worst_wait.count()
+        << ", \"violations\": " << r.violations << ", \"worst_wait_ns\": " << (r.worst_wait ? std::to_string(r.worst_wait->count()) : std::string("null"))
         << ", \"reproduce\": " << json_string(r.reproduce) << ", \"messages\": [";
     for (std::size_t k = 0; k < r.messages.size(); ++k) out << (k ? ", " : "") << json_string(r.messages[k]);
     out << "], \"notes\": [";

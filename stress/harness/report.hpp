@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ struct Row {
   std::uint64_t ops = 0;
   double seconds = 0;
   std::uint64_t violations = 0;
-  std::chrono::nanoseconds worst_wait{0};
+  std::optional<std::chrono::nanoseconds> worst_wait;  // nullopt: not measured
   std::vector<std::string> messages;
   std::vector<std::string> notes;
   std::string reproduce;  // the command that reruns this workload

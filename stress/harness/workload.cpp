@@ -99,8 +99,10 @@ std::vector<std::string> Run::notes() const {
   const std::lock_guard lock(mutex_);
   return notes_;
 }
-std::chrono::nanoseconds Run::worst_wait() const noexcept {
-  return std::chrono::nanoseconds(worst_wait_ns_.load(std::memory_order_relaxed));  // relaxed: after join
+std::optional<std::chrono::nanoseconds> Run::worst_wait() const noexcept {
+  const std::int64_t ns = worst_wait_ns_.load(std::memory_order_relaxed);  // relaxed: after join
+  if (ns < 0) return std::nullopt;
+  return std::chrono::nanoseconds(ns);
 }
 
 }  // namespace cubby::stress

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,7 +130,8 @@ class Run {
   std::uint64_t violation_count() const noexcept;
   std::vector<std::string> violation_messages() const;
   std::vector<std::string> notes() const;
-  std::chrono::nanoseconds worst_wait() const noexcept;
+  // worst_wait: nullopt if no thread of the workload measured its waits.
+  std::optional<std::chrono::nanoseconds> worst_wait() const noexcept;
 
  private:
   const Workload& workload_;
@@ -138,8 +140,9 @@ class Run {
   std::vector<ThreadCounter> counters_;
   // relaxed: see stopping().
   std::atomic<bool> stop_{false};
-  // relaxed: a running maximum (a statistic, read after the join).
-  std::atomic<std::int64_t> worst_wait_ns_{0};
+  // relaxed: a running maximum (a statistic, read after the join); -1: none
+  // measured.
+  std::atomic<std::int64_t> worst_wait_ns_{-1};
   clock::time_point start_{};
   mutable std::mutex mutex_;  // guards the three below
   std::uint64_t violations_ = 0;
