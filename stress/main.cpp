@@ -40,7 +40,7 @@ constexpr const char* kUsage = R"(usage: cubby-stress <workload>[,<workload>...]
                        A workload runs within its own range of threads
                        (--list): a count outside it is clamped, with a note,
                        and the summary shows the counts that ran.
-  --seconds S          run each workload S seconds (default 10)
+  --seconds S          run each workload S seconds (default 10; at least 0.01)
   --ops N              run each workload until about N operations
   --seed X             random seed (decimal or 0x hex; default: random)
   --quick              the whole selection in about a minute (README's run)
@@ -107,7 +107,11 @@ Options parse(int argc, char** argv) {
       const char* t = value();
       char* end = nullptr;
       o.config.seconds = std::strtod(t, &end);
-      if (end == t || *end != '\0' || !(o.config.seconds > 0)) usage_error("--seconds: a positive number");
+      // At least one of a workload's shortest epochs (10 ms): a shorter run
+      // would pass with almost nothing checked.
+      if (end == t || *end != '\0' || !(o.config.seconds >= 0.01)) {
+        usage_error("--seconds: a number of seconds, at least 0.01");
+      }
       o.seconds_set = true;
     } else if (a == "--hang-seconds") {
       const char* t = value();
