@@ -277,10 +277,27 @@ int main(int argc, char** argv) {
     // fail to start: that is reported with the seed, as a failed workload.
     std::optional<Monitor> monitor;
     bool body_returned = false;
+    const std::string reproduce = reproduce_command(argv[0], *w, s, cfg);
+    // row: what the summary and the JSON report say of this workload so far.
+    auto row = [&] {
+      Row r;
+      r.workload = w->name;
+      r.checks = checks_to_string(w->checks);
+      r.threads = s.threads;
+      r.producers = s.producers;
+      r.consumers = s.consumers;
+      r.ops = run.ops_done();
+      r.seconds = run.elapsed_seconds();
+      r.violations = run.violation_count();
+      r.worst_wait = run.worst_wait();
+      r.messages = run.violation_messages();
+      r.notes = run.notes();
+      r.reproduce = reproduce;
+      return r;
+    };
     try {
       // A hang cannot be reported by the workload (its threads never
       // return): the monitor reports it with the seed, and ends the process.
-      const std::string reproduce = reproduce_command(argv[0], *w, s, cfg);
       auto on_hang = [&, reproduce](double stalled) {
         std::printf("\n  FAILED %s: hang: no operation completed for %s s and the workload did not return "
                     "(threads blocked for good: a lost wake-up, or a close() that wakes nobody)\n"
@@ -290,18 +307,9 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         if (!o.json.empty()) {
           std::vector<Row> with_hang = rows;
-          Row r;
-          r.workload = w->name;
-          r.checks = checks_to_string(w->checks);
-          r.threads = s.threads;
-          r.producers = s.producers;
-          r.consumers = s.consumers;
-          r.ops = run.ops_done();
-          r.seconds = run.elapsed_seconds();
-          r.violations = run.violation_count() + 1;
-          r.messages = run.violation_messages();
+          Row r = row();
+          r.violations += 1;
           r.messages.push_back("hang: no operation completed for " + format_seconds(stalled) + " s");
-          r.reproduce = reproduce;
           with_hang.push_back(std::move(r));
           (void)write_json(o.json, with_hang, cfg.seed, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(), command);
         }
@@ -319,19 +327,7 @@ int main(int argc, char** argv) {
                     " s; the run checked nothing");
     }
 
-    Row r;
-    r.workload = w->name;
-    r.checks = checks_to_string(w->checks);
-    r.threads = s.threads;
-    r.producers = s.producers;
-    r.consumers = s.consumers;
-    r.ops = run.ops_done();
-    r.seconds = run.elapsed_seconds();
-    r.violations = run.violation_count();
-    r.worst_wait = run.worst_wait();
-    r.messages = run.violation_messages();
-    r.notes = run.notes();
-    r.reproduce = reproduce_command(argv[0], *w, s, cfg);
+    Row r = row();
     if (cfg.verbose) {
       for (const auto& n : r.notes) std::printf("    note: %s\n", n.c_str());
     }
