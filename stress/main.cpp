@@ -61,7 +61,6 @@ struct Options {
   Config config;
   bool seconds_set = false, ops_set = false, seed_set = false;
   bool list = false, quiet = false;
-  double hang_seconds = 60;
   std::string json;
 };
 
@@ -116,8 +115,8 @@ Options parse(int argc, char** argv) {
     } else if (a == "--hang-seconds") {
       const char* t = value();
       char* end = nullptr;
-      o.hang_seconds = std::strtod(t, &end);
-      if (end == t || *end != '\0' || !(o.hang_seconds > 0) || !std::isfinite(o.hang_seconds)) {
+      o.config.hang_seconds = std::strtod(t, &end);
+      if (end == t || *end != '\0' || !(o.config.hang_seconds > 0) || !std::isfinite(o.config.hang_seconds)) {
         usage_error("--hang-seconds: a positive number");
       }
     } else if (a == "--ops") {
@@ -219,6 +218,7 @@ std::string reproduce_command(const char* argv0, const Workload& w, const Shape&
   if (c.ops > 0) cmd += " --ops " + std::to_string(c.ops);
   if (c.strict_close) cmd += " --strict-close";
   if (c.seconds > 0) cmd += " --seconds " + format_seconds(c.seconds);
+  if (c.hang_seconds != Config::kDefaultHangSeconds) cmd += " --hang-seconds " + format_seconds(c.hang_seconds);
   char seed[32];
   std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(c.seed));
   return cmd + " --seed " + seed;
@@ -315,7 +315,7 @@ int main(int argc, char** argv) {
         }
         std::_Exit(1);
       };
-      monitor.emplace(run, !o.quiet, std::chrono::duration<double>(o.hang_seconds), on_hang);
+      monitor.emplace(run, !o.quiet, std::chrono::duration<double>(cfg.hang_seconds), on_hang);
       w->body(run);
       body_returned = true;
     } catch (const std::exception& e) {

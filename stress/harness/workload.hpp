@@ -35,6 +35,8 @@ struct Config {
   bool quick = false;
   bool verbose = false;
   bool strict_close = false;  // linearizability: close() may not void a push in line
+  static constexpr double kDefaultHangSeconds = 60;
+  double hang_seconds = kDefaultHangSeconds;  // no operation for this long: a hang (stress/main.cpp)
 };
 
 // Kind: how a workload's threads spend their time; sets the default thread
