@@ -5,13 +5,14 @@
 // only without sanitizers, which replace them too) and count calls while a
 // thread is inside a measured region.  Measured, each on a new thread:
 // thread_index() itself; a message pool's first put() and first
-// get(pool_only) on that thread; then a thousand get/put pairs; and a
-// queue's first push and pop.  Exit status 0 if nothing was allocated.
+// get(pool_only) on that thread; then a thousand get/put pairs; a queue's
+// and a cubby's first push and pop.  Exit status 0 if nothing was allocated.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
+#include "cubby/cubby.hpp"
 #include "cubby/message_pool.hpp"
 #include "cubby/platform/native.hpp"
 #include "cubby/queue.hpp"
@@ -101,6 +102,12 @@ int main() {
     (void)queue.push(1);
     int v = 0;
     (void)queue.pop(v);
+  });
+  cubby::Cubby<int> cell;
+  ok &= measured("cubby: a thread's first push() and pop()", [&] {
+    (void)cell.push(1);
+    int v = 0;
+    (void)cell.pop(v);
   });
   std::puts(ok ? "no allocation" : "FAILED: a hot path allocated");
   return ok ? 0 : 1;
