@@ -548,8 +548,10 @@ class Engine {
   void event(unsigned tid, std::string text, const SL& where) {
     trace.push_back({steps, static_cast<std::uint8_t>(tid), std::move(text), where});
   }
+  // pad: s left-aligned in a column of w; a longer s still gets one space,
+  // so it never runs into the next column ("0x200000000relaxed").
   static std::string pad(std::string s, std::size_t w) {
-    if (s.size() < w) s.append(w - s.size(), ' ');
+    s.append(s.size() < w ? w - s.size() : 1, ' ');
     return s;
   }
 
