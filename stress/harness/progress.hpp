@@ -21,7 +21,8 @@ class Monitor {
   // has not returned (threads blocked for good: a lost wake-up, a close()
   // that wakes nobody), calls on_hang from the monitor's thread; on_hang
   // reports and ends the process (the workload's threads cannot be joined).
-  Monitor(Run& run, bool show, std::chrono::duration<double> hang = std::chrono::seconds(60),
+  Monitor(Run& run, bool show,
+          std::chrono::duration<double> hang = std::chrono::duration<double>(Config::kDefaultHangSeconds),
           std::function<void(double stalled_seconds)> on_hang = {});
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
