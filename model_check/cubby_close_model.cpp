@@ -16,29 +16,39 @@ using cubby::Status;
 using namespace std::chrono_literals;
 using C = cubby::Cubby<int, mc::ModelPlatform>;
 
+// FullSlot: a cubby holding 10 while a push of 11 (ps: its result) races
+// close(); a popper records what it receives in got[0, n).
+struct FullSlot {
+  C c;
+  Status ps = Status::timeout;
+  int got[3] = {-1, -1, -1};
+  int n = 0;
+  // pop_rest: pops until closed.
+  void pop_rest() {
+    int x;
+    while (n < 3 && c.pop(x) == Status::ok) got[n++] = x;
+  }
+  // check: 10 exactly once; 11 iff its push returned ok; in order.
+  void check() const {
+    MC_ASSERT(n == 1 + (ps == Status::ok ? 1 : 0));
+    MC_ASSERT(got[0] == 10);
+    if (n == 2) MC_ASSERT(got[1] == 11);
+  }
+};
+
 // Full slot, a blocking pusher, close, a try_pop then a drain.
 MC_TEST(cubby_close_try_pop_then_drain, mc::Options{}.bound(2)) {
-  struct S {
-    C c;
-    Status ps = Status::timeout;
-    int got[3] = {-1, -1, -1};
-    int n = 0;
-  };
-  auto* s = mc::make<S>();
+  auto* s = mc::make<FullSlot>();
   MC_ASSERT(s->c.push(10) == Status::ok);
   t.thread([s] { s->ps = s->c.push(11); });
   t.thread([s] { s->c.close(); });
   t.thread([s] {
     if (auto v = s->c.try_pop()) s->got[s->n++] = *v;
-    int x;
-    while (s->n < 3 && s->c.pop(x) == Status::ok) s->got[s->n++] = x;
+    s->pop_rest();
   });
   t.after([s] {
-    // 10 exactly once; 11 iff ps ok; in order
-    MC_ASSERT(s->n == 1 + (s->ps == Status::ok ? 1 : 0));
-    MC_ASSERT(s->got[0] == 10);
-    if (s->n == 2) MC_ASSERT(s->got[1] == 11);
-    MC_ASSERT(s->ps != Status::timeout);
+    s->check();
+    MC_ASSERT(s->ps != Status::timeout);  // a blocking push never times out
     mc::destroy(s);
   });
 }
@@ -69,24 +79,13 @@ MC_TEST(cubby_close_try_push_try_pop, mc::Options{}.bound(2)) {
 
 // Full slot, a timed push waiting, close, and a blocking popper that pops until closed.
 MC_TEST(cubby_close_timed_push_on_full_slot, mc::Options{}.bound(2).spurious(1, 1)) {
-  struct S {
-    C c;
-    Status ps = Status::timeout;
-    int got[3] = {-1, -1, -1};
-    int n = 0;
-  };
-  auto* s = mc::make<S>();
+  auto* s = mc::make<FullSlot>();
   MC_ASSERT(s->c.push(10) == Status::ok);
   t.thread([s] { s->ps = s->c.push_for(11, 1ms); });
   t.thread([s] { s->c.close(); });
-  t.thread([s] {
-    int x;
-    while (s->n < 3 && s->c.pop(x) == Status::ok) s->got[s->n++] = x;
-  });
+  t.thread([s] { s->pop_rest(); });
   t.after([s] {
-    MC_ASSERT(s->n == 1 + (s->ps == Status::ok ? 1 : 0));
-    MC_ASSERT(s->got[0] == 10);
-    if (s->n == 2) MC_ASSERT(s->got[1] == 11);
+    s->check();
     mc::destroy(s);
   });
 }
