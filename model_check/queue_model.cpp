@@ -295,6 +295,36 @@ MC_TEST(queue_c1_late_put_closed, mc::Options{}.bound(1)) {
   t.after([s] { mc::destroy(s); });
 }
 
+// A push waiting on a full queue when close() runs: the pop that frees its
+// slot after close() returned must not let it complete (no push completes
+// after close() returns).  The value taken is the one that was there; the
+// push returns closed with its value; a second pop finds the queue closed
+// and drained.
+MC_TEST(queue_c1_waiting_push_after_close, mc::Options{}.bound(2).no_timeouts()) {
+  struct S {
+    Q q{1};
+    int x = -1, y = -1;
+    Status pushed = Status::ok, second = Status::ok;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  t.thread([s] {
+    int v = 2;
+    s->pushed = s->q.push(std::move(v));
+    if (s->pushed == Status::closed) MC_ASSERT(v == 2);  // the value is back with the caller
+  });
+  t.thread([s] {
+    s->q.close();
+    MC_ASSERT(s->q.pop(s->x) == Status::ok);
+    s->second = s->q.pop(s->y);
+  });
+  t.after([s] {
+    MC_ASSERT(s->x == 1);
+    MC_ASSERT(s->second == Status::closed && s->pushed == Status::closed);
+    mc::destroy(s);
+  });
+}
+
 // After close, pop() decides `closed` in drain_closed(); "closed" means
 // closed and drained, so the same thread's next pop must not receive a
 // value.  Once found as an assertion: the drain read the push counter with a
