@@ -177,7 +177,9 @@ MC_TEST(cubby_timed_close_publishes, mc::Options{}.bound(2)) {
   t.after([s] { mc::destroy(s); });
 }
 
-// close against a waiting pusher and a timed pop: every waiter wakes.
+// close against a waiting pusher and a timed pop: every waiter wakes.  The
+// timed pop finds the value there from the start (it never waits; the next
+// test has timed waiters that do), so it always receives it.
 MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts().spurious(1, 1)) {
   struct S {
     C c;
@@ -190,8 +192,28 @@ MC_TEST(cubby_close_wakes_waiters, mc::Options{}.no_timeouts().spurious(1, 1)) {
   t.thread([s] { s->c.close(); });
   t.thread([s] { s->qs = s->c.pop_for(s->got, 1h); });
   t.after([s] {
-    if (s->qs == Status::ok) MC_ASSERT(s->got == 1);
-    MC_ASSERT(s->ps == Status::closed || s->qs == Status::ok);
+    MC_ASSERT(s->qs == Status::ok && s->got == 1);
+    mc::destroy(s);
+  });
+}
+
+// close against a timed pop and a blocking pop both waiting on the empty
+// slot (timeouts off): close() must wake both, and both return closed.  A
+// close that skipped the timed waiters' channel leaves the timed pop asleep:
+// deadlock.
+MC_TEST(cubby_close_wakes_waiting_timed_pop, mc::Options{}.no_timeouts().spurious(1, 1)) {
+  struct S {
+    C c;
+    Status ps = Status::ok, qs = Status::ok;
+    int got = -1, got2 = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->qs = s->c.pop_for(s->got, 1h); });
+  t.thread([s] { s->ps = s->c.pop(s->got2); });
+  t.thread([s] { s->c.close(); });
+  t.after([s] {
+    MC_ASSERT(s->qs == Status::closed && s->ps == Status::closed);
+    MC_ASSERT(s->got == -1 && s->got2 == -1);
     mc::destroy(s);
   });
 }

@@ -14,10 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "asleep_in_futex.hpp"
+#include "timed_waits.hpp"
+
 using namespace std::chrono_literals;
 using cubby::Cubby;
 using cubby::StartTicket;
 using cubby::Status;
+using cubby::test::await_asleep;
+using cubby::test::expect_timeout_after;
+using cubby::test::kNever;
+using cubby::test::this_tid;
 
 namespace {
 
@@ -68,10 +75,10 @@ TEST(Cubby, TryPushFailsWhenFullAndTryPopWhenEmpty) {
 TEST(Cubby, TimedOperationsTimeOutAndLeaveNoTrace) {
   Cubby<int> c;
   int v = 0;
-  EXPECT_EQ(c.pop_for(v, 5ms), Status::timeout);
+  expect_timeout_after(5ms, [&] { return c.pop_for(v, 5ms); });
   EXPECT_EQ(c.pressure(), 0);
   EXPECT_EQ(c.push_for(1, 5ms), Status::ok);
-  EXPECT_EQ(c.push_for(2, 5ms), Status::timeout);
+  expect_timeout_after(5ms, [&] { return c.push_for(2, 5ms); });
   EXPECT_EQ(c.pressure(), 1);
   EXPECT_EQ(c.pop_until(v, std::chrono::steady_clock::now() + 5ms), Status::ok);
   EXPECT_EQ(v, 1);
@@ -190,10 +197,15 @@ TEST(Cubby, CloseWakesWaitingPushersWhoKeepTheirValues) {
       if (c.push(i) == Status::closed) closed.fetch_add(1);
     });
   }
+  std::atomic<pid_t> timed_tid{0};
   std::thread timed([&] {
-    if (c.push_for(99, 60s) == Status::closed) closed.fetch_add(1);
+    timed_tid = this_tid();
+    if (c.push_for(99, kNever) == Status::closed) closed.fetch_add(1);
   });
   await([&] { return c.pressure() == 5; });
+  // The timed waiter holds no ticket (pressure() does not count it): wait
+  // until it is asleep in the futex, so that only close() can wake it.
+  await_asleep(timed_tid);
   std::this_thread::sleep_for(10ms);
   c.close();
   for (auto& t : pushers) t.join();
@@ -219,11 +231,16 @@ TEST(Cubby, CloseWakesWaitingPoppers) {
       if (c.pop(v) == Status::closed) closed.fetch_add(1);
     });
   }
+  std::atomic<pid_t> timed_tid{0};
   std::thread timed([&] {
+    timed_tid = this_tid();
     int v;
-    if (c.pop_for(v, 60s) == Status::closed) closed.fetch_add(1);
+    if (c.pop_for(v, kNever) == Status::closed) closed.fetch_add(1);
   });
   await([&] { return c.pressure() == -4; });
+  // The timed waiter holds no ticket (pressure() does not count it): wait
+  // until it is asleep in the futex, so that only close() can wake it.
+  await_asleep(timed_tid);
   std::this_thread::sleep_for(10ms);
   c.close();
   for (auto& t : poppers) t.join();
@@ -411,10 +428,25 @@ TEST(Cubby, OversubscribedBlockingConservation) {
       }
     });
   for (auto& t : threads) t.join();
+  // Per-producer order: each consumer sees every producer's values rising.
+  for (const auto& g : got) {
+    std::vector<std::int64_t> last(producers, -1);
+    for (const std::uint64_t v : g) {
+      const auto p = static_cast<std::size_t>(v >> 32);
+      ASSERT_LT(p, std::size_t(producers));
+      const auto i = static_cast<std::int64_t>(v & 0xFFFF'FFFFu);
+      EXPECT_GT(i, last[p]) << "producer " << p << " out of order";
+      last[p] = i;
+    }
+  }
+  // Exactly the values pushed, each once.
   std::vector<std::uint64_t> all;
   for (auto& g : got) all.insert(all.end(), g.begin(), g.end());
   std::sort(all.begin(), all.end());
-  ASSERT_EQ(all.size(), std::size_t(producers * per));
-  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t p = 0; p < producers; ++p) {
+    for (std::uint64_t i = 0; i < per; ++i) expected.push_back((p << 32) | i);
+  }
+  EXPECT_EQ(all, expected);
   EXPECT_EQ(c.pressure(), 0);
 }

@@ -81,4 +81,59 @@ TEST(FifoSpec, WithoutACloseTheSameHistoryIsNot) {
   EXPECT_FALSE(cubby::stress::lin::is_linearizable(claimed_hole_history(false)));
 }
 
+// Near misses, each ruled out by one rule alone (a specification that
+// accepted anything with a close in it, or that let a voided push be
+// claimed past a value, would pass the two tests above).
+
+// FIFO: two pushes one after the other, received in the other order.
+TEST(FifoSpec, ValuesReceivedOutOfOrderAreNot) {
+  EXPECT_FALSE(cubby::stress::lin::is_linearizable(history({}, 2,
+                                                           {
+                                                               {0, 1, 2, Kind::push, Result::ok, 1, false},
+                                                               {0, 3, 4, Kind::push, Result::ok, 2, false},
+                                                               {1, 5, 6, Kind::pop, Result::ok, 2, false},
+                                                               {1, 7, 8, Kind::pop, Result::ok, 1, false},
+                                                           })));
+}
+
+// A push may complete while close() runs, not after it returned.
+TEST(FifoSpec, APushThatCompletesAfterCloseReturnedIsNot) {
+  const auto with_push = [](std::uint64_t invoked, std::uint64_t responded) {
+    return history({}, 2,
+                   {
+                       {0, 2, 3, Kind::close_begin, Result::ok, 0, false},
+                       {0, 2, 3, Kind::close_end, Result::ok, 0, false},
+                       {1, invoked, responded, Kind::push, Result::ok, 5, false},
+                       {2, 10, 11, Kind::pop, Result::ok, 5, false},
+                   });
+  };
+  EXPECT_TRUE(cubby::stress::lin::is_linearizable(with_push(1, 4)));   // overlaps close()
+  EXPECT_FALSE(cubby::stress::lin::is_linearizable(with_push(4, 5)));  // begins after it
+}
+
+// A failed try_pop overlapping close() may read as claiming a voided push's
+// place only with no value ahead of it: with nothing queued the history
+// passes that way; with 900 queued from the start (and received later) the
+// empty answer fits no reading.
+TEST(FifoSpec, AnEmptyTryPopPastAQueuedValueIsNotEvenAroundAClose) {
+  const auto around_close = [](bool queued) {
+    History h = history({}, 2,
+                        {
+                            {1, 1, 10, Kind::push, Result::closed, 34, true},
+                            {0, 2, 6, Kind::try_pop, Result::failed, 0, true},
+                            {2, 4, 5, Kind::close_begin, Result::ok, 0, false},
+                            {2, 4, 5, Kind::close_end, Result::ok, 0, false},
+                            {2, 13, 14, Kind::pop, Result::closed, 0, false},
+                        });
+    if (queued) {
+      h.initial.values[h.initial.size++] = 900;
+      History pop900 = history({}, 2, {{2, 11, 12, Kind::pop, Result::ok, 900, false}});
+      h.ops.insert(h.ops.end() - 1, pop900.ops[0]);  // before the final pop, as recorded
+    }
+    return h;
+  };
+  EXPECT_TRUE(cubby::stress::lin::is_linearizable(around_close(false)));
+  EXPECT_FALSE(cubby::stress::lin::is_linearizable(around_close(true)));
+}
+
 }  // namespace

@@ -242,17 +242,27 @@ int store_buffering_both_zero(int rounds, Light light, Heavy heavy) {
 // the two threads cannot race closely enough: one core, or an unoptimised
 // build (dev), where leaving the spin skews the threads by more than a store
 // waits in the store buffer.  The asan and tsan builds (-O2) see it.
-TEST(AsymmetricBarrier, HarnessSeesStoreBufferingWithoutTheBarriers) {
+// control_both_zero: the control's count of both-zero rounds (0: the
+// threads did not race here).
+int control_both_zero() {
   const auto compiler_barrier = [] { std::atomic_signal_fence(std::memory_order_seq_cst); };
   int both_zero = 0;
   for (int attempt = 0; attempt < 10 && both_zero == 0; ++attempt) {
     both_zero = store_buffering_both_zero(20000, compiler_barrier, compiler_barrier);
   }
+  return both_zero;
+}
+
+TEST(AsymmetricBarrier, HarnessSeesStoreBufferingWithoutTheBarriers) {
+  const int both_zero = control_both_zero();
   if (both_zero == 0) GTEST_SKIP() << "no store buffering observed in 200,000 rounds: the threads did not race here";
   RecordProperty("both_zero", both_zero);
 }
 
+// Skipped, not passed, where the control sees nothing: there a barrier that
+// did nothing would pass as well.
 TEST(AsymmetricBarrier, StoreBufferingNeverReadsBothZero) {
+  if (control_both_zero() == 0) GTEST_SKIP() << "the control saw no store buffering here: nothing to prove";
   const int both_zero = store_buffering_both_zero(
       20000, [] { NativePlatform::light_barrier(); }, [] { NativePlatform::heavy_barrier(); });
   EXPECT_EQ(both_zero, 0);

@@ -5,8 +5,6 @@
 //   - a blocking wait spins (pause, then yield) before it sleeps;
 //   - a timed wait whose deadline has passed neither yields nor sleeps.
 #include <gtest/gtest.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +21,7 @@ using cubby::platform::FutexResult;
 using cubby::platform::NativePlatform;
 using cubby::platform::SteadyTime;
 using cubby::test::asleep_in_futex;
+using cubby::test::this_tid;
 
 // CountingPlatform: NativePlatform that counts the futex waits that returned
 // (all threads), and each thread's pauses and yields up to its first wait.
@@ -49,8 +48,6 @@ struct CountingPlatform : NativePlatform {
     NativePlatform::yield();
   }
 };
-
-pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 template <class Pred>
 void await(Pred pred) {

@@ -303,20 +303,55 @@ TEST(SharedQueue, ForkedProducerAndConsumer) {
   EXPECT_LE(owner->pressure(), 0);  // unspecified after close: a pop waiting at close holds a ticket
 }
 
-// A timed wait asleep in one process is woken by a push in another: the
-// child's pop_for sleeps on the shared futex with a deadline an hour away
-// (the parent waits until the child is asleep in futex(2)), and only a
-// cross-process wake can end it in time.
-TEST(SharedQueue, TimedPopAsleepIsWokenFromAnotherProcess) {
-  const std::string name = unique_name("timed-wake");
+// A pop asleep in one process is woken by a push in another: the child's
+// pop sleeps on the shared futex (the parent waits until the child is
+// asleep in futex(2)), and only a cross-process wake can end it in time.
+// `pop(q, v)` is the child's pop.
+template <class Pop>
+void expect_pop_asleep_woken_from_another_process(const char* what, Pop pop) {
+  const std::string name = unique_name(what);
   auto owner = Shared4::create(name);
   const pid_t child = spawn([&] {
     std::uint64_t v = 0;
-    return owner->pop_for(v, std::chrono::hours(1)) == Status::ok && v == 7 ? 0 : 1;
+    return pop(*owner, v) == Status::ok && v == 7 ? 0 : 1;
   });
   ASSERT_GT(child, 0);
-  while (!cubby::test::asleep_in_futex(child) && cubby::test::task_state(child) != 'Z') std::this_thread::yield();
+  cubby::test::await_asleep(child);
   ASSERT_EQ(owner->push(7), Status::ok);
   // A lost wake leaves the child asleep: killed and failed after a minute.
   EXPECT_EQ(wait_exit_code_until(child, std::chrono::steady_clock::now() + 60s), 0);
+}
+
+// A timed wait, with a deadline an hour away (the timed path: the project's
+// own process-shared futex wait, Boost 1.81 has no timed wait).
+TEST(SharedQueue, TimedPopAsleepIsWokenFromAnotherProcess) {
+  expect_pop_asleep_woken_from_another_process(
+      "timed-wake", [](Shared4::queue_type& q, std::uint64_t& v) { return q.pop_for(v, std::chrono::hours(1)); });
+}
+
+// The untimed waits sleep through Boost.Atomic's process-shared wait/notify
+// (platform::IpcPlatform), not the timed path above: a pop asleep on an
+// empty queue in one process, and a push asleep on a full one, are each
+// woken by the other side's operation in another process.
+TEST(SharedQueue, BlockingPopAsleepIsWokenFromAnotherProcess) {
+  expect_pop_asleep_woken_from_another_process("pop-wake", [](Shared4::queue_type& q, std::uint64_t& v) { return q.pop(v); });
+}
+
+TEST(SharedQueue, BlockingPushAsleepIsWokenFromAnotherProcess) {
+  const std::string name = unique_name("push-wake");
+  auto owner = Shared4::create(name);
+  for (std::uint64_t v = 1; v <= 4; ++v) ASSERT_EQ(owner->push(v), Status::ok);  // full
+  const pid_t child = spawn([&] { return owner->push(5) == Status::ok ? 0 : 1; });
+  ASSERT_GT(child, 0);
+  cubby::test::await_asleep(child);
+  std::uint64_t v = 0;
+  ASSERT_EQ(owner->pop(v), Status::ok);
+  EXPECT_EQ(v, 1u);
+  // A lost wake leaves the child asleep (killed after a minute): its ticket
+  // is then never served, so the pops below would wait for good.
+  ASSERT_EQ(wait_exit_code_until(child, std::chrono::steady_clock::now() + 60s), 0);
+  for (std::uint64_t want = 2; want <= 5; ++want) {
+    ASSERT_EQ(owner->pop(v), Status::ok);
+    EXPECT_EQ(v, want);
+  }
 }
