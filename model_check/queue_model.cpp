@@ -594,6 +594,86 @@ MC_TEST(queue_c2_timed_pop_no_timeouts, mc::Options{}.bound(2).no_timeouts().spu
   });
 }
 
+// [S4] A timed push on a full queue facing a blocking pop, timeouts off: the
+// pop's take makes room, and the push must deposit (a take that does not
+// wake the ticketless timed sleepers would strand it: deadlock).  Capacity
+// 1 (the pop frees the slot the push waits on) and 2 (the push's ticket is
+// on the slot the pop empties, one lap on).
+template <std::size_t Cap>
+void timed_push_full_no_timeouts(mc::Exec& t) {
+  struct S {
+    Q q{Cap};
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  for (std::size_t i = 1; i <= Cap; ++i) MC_ASSERT(s->q.push(static_cast<int>(i)) == Status::ok);
+  t.thread([s] { MC_ASSERT(s->q.push_for(9, 1h) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->q.pop(s->got) == Status::ok && s->got == 1); });
+  t.after([s] {
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == static_cast<int>(Cap) && l.v[Cap - 1] == 9);
+    mc::destroy(s);
+  });
+}
+MC_TEST(queue_c1_timed_push_full_no_timeouts, mc::Options{}.bound(2).no_timeouts().spurious(1, 1)) {
+  timed_push_full_no_timeouts<1>(t);
+}
+MC_TEST(queue_c2_timed_push_full_no_timeouts, mc::Options{}.bound(2).no_timeouts().spurious(1, 1)) {
+  timed_push_full_no_timeouts<2>(t);
+}
+
+// Timed bulk, capacity 2 holding 1: a push_bulk_for of 2, 3, 4 (room for
+// one now, more as the pop takes) against a pop_bulk_for of up to 3, with
+// timeouts explored.  The pop always receives (1 is there); what it
+// receives is a prefix of 1, 2, 3, 4; the push reports exactly what went in
+// (all, or a prefix on timeout); the drain finds the rest, in order.
+MC_TEST(queue_c2_timed_bulk, mc::Options{}.bound(2)) {
+  struct S {
+    Q q{2};
+    std::array<int, 3> in{2, 3, 4};
+    std::array<int, 3> out{-1, -1, -1};
+    std::size_t pushed = 99, popped = 99;
+    Status ps = Status::closed, qs = Status::closed;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  t.thread([s] { s->ps = s->q.push_bulk_for(std::span(s->in), 1ms, &s->pushed); });
+  t.thread([s] { s->qs = s->q.pop_bulk_for(std::span(s->out), 1ms, &s->popped); });
+  t.after([s] {
+    constexpr std::array<int, 4> seq{1, 2, 3, 4};
+    MC_ASSERT(s->ps == Status::ok ? s->pushed == 3 : s->ps == Status::timeout && s->pushed < 3);
+    MC_ASSERT(s->qs == Status::ok && s->popped >= 1 && s->popped <= 1 + s->pushed);
+    for (std::size_t i = 0; i < s->popped; ++i) MC_ASSERT(s->out[i] == seq[i]);
+    const Left l = drain(s->q);
+    MC_ASSERT(static_cast<std::size_t>(l.n) == 1 + s->pushed - s->popped);
+    for (int i = 0; i < l.n; ++i) MC_ASSERT(l.v[static_cast<std::size_t>(i)] == seq[s->popped + static_cast<std::size_t>(i)]);
+    mc::destroy(s);
+  });
+}
+
+// [S4] A timed bulk pop asleep on the empty queue, timeouts off, against a
+// blocking bulk push of two: the pop's claim must be woken (a lost wake-up
+// is a deadlock) and receives 1, or 1 and 2; the drain finds the rest.
+MC_TEST(queue_c2_timed_pop_bulk_no_timeouts, mc::Options{}.bound(2).no_timeouts().spurious(1, 1)) {
+  struct S {
+    Q q{2};
+    std::array<int, 2> in{1, 2};
+    std::array<int, 3> out{-1, -1, -1};
+    std::size_t popped = 99;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { MC_ASSERT(s->q.push_bulk(std::span(s->in)) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->q.pop_bulk_for(std::span(s->out), 1h, &s->popped) == Status::ok); });
+  t.after([s] {
+    MC_ASSERT(s->popped == 1 || s->popped == 2);
+    MC_ASSERT(s->out[0] == 1 && (s->popped == 1 || s->out[1] == 2));
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == static_cast<int>(2 - s->popped));
+    if (l.n == 1) MC_ASSERT(l.v[0] == 2);
+    mc::destroy(s);
+  });
+}
+
 // try forms, capacity 1: never block, never lose or duplicate a value; a
 // try_push into the empty queue by one of two pushers succeeds.
 MC_TEST(queue_c1_try_forms, mc::Options{}.bound(2)) {

@@ -6,8 +6,9 @@
 //              progress (values move until each epoch's close)
 //   queue-lin  short windows checked against a bounded FIFO of capacity 2
 //              (holes left by voided pushes may sit between values)
-//   queue-bulk producers/consumers mixing push_bulk/try_push_bulk and
-//              pop_bulk/try_pop_bulk with the single-value API, epochs closed
+//   queue-bulk producers/consumers mixing push_bulk/push_bulk_for/
+//              try_push_bulk and pop_bulk/pop_bulk_for/try_pop_bulk with the
+//              single-value API, epochs closed
 //              under load: conservation, per-producer FIFO, the untouched
 //              rest of a partial bulk push, and contiguity: the values of one
 //              bulk push occupy consecutive FIFO positions, so a pop_bulk
@@ -17,8 +18,12 @@
 // With CUBBY_STRESS_BROKEN it also registers queue-bulk over broken
 // wrappers: broken-queue-bulk-drop (try_pop_bulk loses its last value now and
 // then; conservation) and broken-queue-bulk-gap (push_bulk pushes in two
-// runs; contiguity, reported as fifo); and queue over broken-queue-stall (a
-// queue that stops taking values until close, losing nothing; progress).
+// runs; contiguity, reported as fifo); queue over broken-queue-stall (a
+// queue that stops taking values until close, losing nothing; progress) and
+// broken-queue-early-closed (a pop answers closed while values remain;
+// conservation); and queue-lin over broken-queue-lin (a try_push fails on a
+// free slot; linearizability) and broken-queue-deaf-close (close() wakes
+// nobody; the hang watchdog).
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -148,19 +153,31 @@ void run_bulk_transfer(Run& run, Make make) {
           for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = Tag::make(p, seq + i);
           std::size_t k = 0;
           if (op < 4) {
-            const Status s = c.push_bulk(std::span<std::uint64_t>(buf), &k);
-            if ((s == Status::ok) != (k == buf.size()) || k > buf.size()) {
-              run.violation("conservation: push_bulk of " + std::to_string(buf.size()) + " returned " +
+            // op 3: the timed form, which may also stop at its deadline with
+            // a prefix pushed (the rest keeps its numbers for the retry).
+            const bool timed = op == 3;
+            const Status s = timed ? c.push_bulk_for(std::span<std::uint64_t>(buf),
+                                                     std::chrono::microseconds(rng.below(200)), &k)
+                                   : c.push_bulk(std::span<std::uint64_t>(buf), &k);
+            const char* name = timed ? "push_bulk_for" : "push_bulk";
+            if ((s == Status::ok) != (k == buf.size()) || k > buf.size() || (s == Status::timeout && !timed)) {
+              run.violation(std::string("conservation: ") + name + " of " + std::to_string(buf.size()) + " returned " +
                             to_string(s) + " with " + std::to_string(k) + " pushed");
             }
             closed = s == Status::closed;
-            untouched(k, "push_bulk");
+            untouched(k, name);
           } else {
             k = c.try_push_bulk(std::span<std::uint64_t>(buf));
             closed = k == 0 && c.is_closed();
             untouched(k, "try_push_bulk");
           }
-          record(std::min(k, buf.size()));
+          // push_bulk_for's values go in as runs, other pushes possibly
+          // between (one run per wait): each may end a run.
+          if (op == 3) {
+            for (std::size_t i = 0; i < std::min(k, buf.size()); ++i) record(1);
+          } else {
+            record(std::min(k, buf.size()));
+          }
         } else {
           const Status s = mixed_push(c, Tag::make(p, seq), rng);
           if (s == Status::ok) record(1);  // a failed push keeps its number for the retry
@@ -204,14 +221,23 @@ void run_bulk_transfer(Run& run, Make make) {
           buf.resize(1 + rng.below(max_batch));
           std::size_t got = 0;
           if (op < 4) {
-            const Status s = c.pop_bulk(std::span<std::uint64_t>(buf), &got);
+            // op 3: the timed form: at least one value (ok), or none
+            // (timeout, or closed and drained).
+            const bool timed = op == 3;
+            const Status s = timed ? c.pop_bulk_for(std::span<std::uint64_t>(buf),
+                                                    std::chrono::microseconds(rng.below(200)), &got)
+                                   : c.pop_bulk(std::span<std::uint64_t>(buf), &got);
             // Not closed after it returned: the pop took one run of tickets
             // and every one held a value (holes come only with close), so
             // its values are consecutive FIFO positions.
             const bool one_run = s == Status::ok && !c.is_closed();
-            if ((s == Status::ok) != (got == buf.size()) || got > buf.size()) {
-              run.violation("conservation: pop_bulk of " + std::to_string(buf.size()) + " returned " + to_string(s) +
-                            " with " + std::to_string(got) + " received");
+            const bool counted = timed ? (s == Status::ok) == (got >= 1) && got <= buf.size()
+                                       : (s == Status::ok) == (got == buf.size()) && got <= buf.size() &&
+                                             s != Status::timeout;
+            if (!counted) {
+              run.violation(std::string("conservation: ") + (timed ? "pop_bulk_for" : "pop_bulk") + " of " +
+                            std::to_string(buf.size()) + " returned " + to_string(s) + " with " + std::to_string(got) +
+                            " received");
               got = std::min(got, buf.size());
             }
             if (one_run) {
@@ -447,6 +473,23 @@ const Registrar broken_lin{Workload{
     false, true, [](Run& run) {
       run_linearizability<RefusingQueue>(
           run, [](Rng& rng) { return std::make_unique<RefusingQueue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+    }, /*min_threads=*/2, kLinMaxThreads}};
+
+// DeafCloseQueue: a deliberately broken queue whose close() does nothing:
+// the blocking operations a window leaves waiting at its close (and the
+// watchdog's own close) never return, and the driver's hang watchdog must
+// report it, as for broken-cubby-deaf-close.
+class DeafCloseQueue : public U64Queue {
+ public:
+  using U64Queue::U64Queue;
+  void close() noexcept {}
+};
+
+const Registrar broken_deaf_close{Workload{
+    "broken-queue-deaf-close", "queue whose close() wakes nobody", Kind::blocking, check_progress, false, true,
+    [](Run& run) {
+      run_linearizability<DeafCloseQueue>(
+          run, [](Rng& rng) { return std::make_unique<DeafCloseQueue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
     }, /*min_threads=*/2, kLinMaxThreads}};
 #endif
 

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "cubby/cubby.hpp"
+#include "asleep_in_futex.hpp"
+#include "timed_waits.hpp"
 #include "harness/child_process.hpp"
 
 using namespace std::chrono_literals;
@@ -29,6 +31,10 @@ using cubby::FixedQueue;
 using cubby::Queue;
 using cubby::StartTicket;
 using cubby::Status;
+using cubby::test::await_asleep;
+using cubby::test::expect_timeout_after;
+using cubby::test::kNever;
+using cubby::test::this_tid;
 
 namespace {
 
@@ -162,6 +168,27 @@ TEST(Queue, CapacityAndLayout) {
   EXPECT_EQ(sizeof(Queue<int>), 3 * cubby::platform::cache_line_size);
 }
 
+// The heap-allocated slot array (capacity given at construction): each
+// slot starts a cache line of its own, so neighbouring tickets never share
+// one, for a value that fills a slot's line as for a small one.
+template <class T>
+void expect_one_line_per_slot(std::size_t capacity) {
+  using Slot = cubby::detail::TurnSlot<T, cubby::DefaultPlatform>;
+  cubby::detail::QueueSlots<Slot, cubby::dynamic_capacity> slots(capacity, 0);
+  for (std::size_t i = 0; i < capacity; ++i) {
+    const auto at = reinterpret_cast<std::uintptr_t>(&slots.slot(i));
+    EXPECT_EQ(at % cubby::platform::cache_line_size, 0u) << "slot " << i;
+    if (i > 0) {
+      EXPECT_EQ(at - reinterpret_cast<std::uintptr_t>(&slots.slot(i - 1)), cubby::platform::cache_line_size) << "slot " << i;
+    }
+  }
+}
+TEST(Queue, HeapSlotsTakeALineEach) {
+  expect_one_line_per_slot<int>(5);
+  expect_one_line_per_slot<std::string>(4);
+  expect_one_line_per_slot<std::array<char, cubby::platform::cache_line_size - 16>>(3);
+}
+
 class QueueCapacity : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(QueueCapacity, FifoSingleThread) {
@@ -213,14 +240,30 @@ TEST(Queue, TryOpsLeaveNoTicketBehind) {
   EXPECT_EQ(q.pressure(), 0);
 }
 
+// A zero timeout is a try that says why it failed: timeout while full (or
+// empty), closed once closed.
+TEST(Queue, ZeroTimeoutsTellFullFromClosed) {
+  Queue<int> q(1);
+  int v = 0;
+  EXPECT_EQ(q.pop_for(v, 0s), Status::timeout);
+  EXPECT_EQ(q.push_for(1, 0s), Status::ok);
+  EXPECT_EQ(q.push_for(2, 0s), Status::timeout);
+  EXPECT_FALSE(q.is_closed());
+  q.close();
+  EXPECT_EQ(q.push_for(2, 0s), Status::closed);
+  EXPECT_EQ(q.pop_for(v, 0s), Status::ok);
+  EXPECT_EQ(v, 1);
+  EXPECT_EQ(q.pop_for(v, 0s), Status::closed);
+}
+
 TEST(Queue, TimedOperationsTimeOutAndLeaveNoTrace) {
   Queue<int> q(2);
   int v = 0;
-  EXPECT_EQ(q.pop_for(v, 5ms), Status::timeout);
+  expect_timeout_after(5ms, [&] { return q.pop_for(v, 5ms); });
   EXPECT_EQ(q.pressure(), 0);
   EXPECT_EQ(q.push_for(1, 5ms), Status::ok);
   EXPECT_EQ(q.push_for(2, 5ms), Status::ok);
-  EXPECT_EQ(q.push_for(3, 5ms), Status::timeout);
+  expect_timeout_after(5ms, [&] { return q.push_for(3, 5ms); });
   EXPECT_EQ(q.pressure(), 2);
   EXPECT_EQ(q.pop_until(v, std::chrono::steady_clock::now() + 5ms), Status::ok);
   EXPECT_EQ(v, 1);
@@ -334,14 +377,19 @@ TEST(Queue, CloseWakesWaitingPushersWhoKeepTheirValues) {
       }
     });
   }
+  std::atomic<pid_t> timed_tid{0};
   std::thread timed([&] {
+    timed_tid = this_tid();
     std::string mine = "a timed value long enough to be on the heap";
-    if (q.push_for(std::move(mine), 60s) == Status::closed) {
+    if (q.push_for(std::move(mine), kNever) == Status::closed) {
       EXPECT_EQ(mine, "a timed value long enough to be on the heap");
       closed.fetch_add(1);
     }
   });
   await([&] { return q.pressure() == 6; });
+  // The timed waiter holds no ticket (pressure() does not count it): wait
+  // until it is asleep in the futex, so that only close() can wake it.
+  await_asleep(timed_tid);
   std::this_thread::sleep_for(10ms);
   q.close();
   for (auto& t : pushers) t.join();
@@ -371,11 +419,16 @@ TEST(Queue, CloseWakesWaitingPoppers) {
       if (q.pop(v) == Status::closed) closed.fetch_add(1);
     });
   }
+  std::atomic<pid_t> timed_tid{0};
   std::thread timed([&] {
+    timed_tid = this_tid();
     int v;
-    if (q.pop_for(v, 60s) == Status::closed) closed.fetch_add(1);
+    if (q.pop_for(v, kNever) == Status::closed) closed.fetch_add(1);
   });
   await([&] { return q.pressure() == -6; });
+  // The timed waiter holds no ticket (pressure() does not count it): wait
+  // until it is asleep in the futex, so that only close() can wake it.
+  await_asleep(timed_tid);
   std::this_thread::sleep_for(10ms);
   q.close();
   for (auto& t : poppers) t.join();
@@ -632,6 +685,110 @@ TEST(Queue, BlockingBulkLargerThanCapacity) {
   EXPECT_EQ(q.pressure(), 0);
 }
 
+// Timed bulk operations: a push_bulk_for pushes what fits by its deadline
+// and keeps the rest; a pop_bulk_for receives what is there, or times out
+// with nothing; each waits its duration before timing out.
+TEST(Queue, TimedBulkPushesWhatFitsAndPopsWhatIsThere) {
+  Queue<std::string> q(4);
+  std::vector<std::string> in{"a", "b", "c", "d", "a value long enough to be on the heap", "f"};
+  const std::vector<std::string> copy = in;
+  std::size_t pushed = 99;
+  expect_timeout_after(5ms, [&] { return q.push_bulk_for(in, 5ms, &pushed); });
+  EXPECT_EQ(pushed, 4u);
+  EXPECT_EQ(in[4], copy[4]);  // untouched
+  EXPECT_EQ(in[5], copy[5]);
+  std::vector<std::string> out(8);
+  std::size_t popped = 99;
+  EXPECT_EQ(q.pop_bulk_for(std::span(out), 5ms, &popped), Status::ok);
+  ASSERT_EQ(popped, 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(out[i], copy[i]);
+  expect_timeout_after(5ms, [&] { return q.pop_bulk_for(std::span(out), 5ms, &popped); });
+  EXPECT_EQ(popped, 0u);
+  // The rest fits now; a deadline in the past still pushes what fits.
+  EXPECT_EQ(q.push_bulk_until(std::span(in).subspan(4), std::chrono::steady_clock::now() - 1s, &pushed), Status::ok);
+  EXPECT_EQ(pushed, 2u);
+  EXPECT_EQ(q.pop_bulk_until(std::span(out), std::chrono::steady_clock::now() - 1s, &popped), Status::ok);
+  ASSERT_EQ(popped, 2u);
+  EXPECT_EQ(out[0], copy[4]);
+  EXPECT_EQ(out[1], copy[5]);
+  EXPECT_EQ(q.pressure(), 0);  // nothing claimed and left behind
+  EXPECT_EQ(q.push_bulk_for(std::span<std::string>{}, 1ms), Status::ok);
+  EXPECT_EQ(q.pop_bulk_for(std::span<std::string>{}, 1ms), Status::ok);
+}
+
+// Timed bulk operations that wait: a pop_bulk_for asleep on an empty queue
+// receives the values of a later push_bulk; a push_bulk_for larger than the
+// capacity gets everything in as a consumer makes room, in order.
+TEST(Queue, TimedBulkWaits) {
+  constexpr std::size_t n = 500;
+  Queue<std::uint64_t> q(7);
+  std::vector<std::uint64_t> in(n), got;
+  std::iota(in.begin(), in.end(), 1);
+  std::thread consumer([&] {
+    std::array<std::uint64_t, 5> buf{};
+    while (got.size() < n) {
+      std::size_t popped = 0;
+      ASSERT_EQ(q.pop_bulk_for(std::span(buf), kNever, &popped), Status::ok);
+      ASSERT_GE(popped, 1u);
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(popped));
+    }
+  });
+  std::size_t pushed = 0;
+  EXPECT_EQ(q.push_bulk_for(std::span(in), kNever, &pushed), Status::ok);
+  EXPECT_EQ(pushed, n);
+  consumer.join();
+  EXPECT_EQ(got, in);
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+// close() ends timed bulk waits: a pop_bulk_for asleep on an empty queue
+// returns closed with nothing; a push_bulk_for asleep on a full queue
+// returns closed with what went in, the rest untouched; values already in
+// the queue still drain through pop_bulk_for, then closed.
+TEST(Queue, CloseEndsTimedBulkWaits) {
+  // close_when_asleep: runs wait() on a thread, closes q once that thread
+  // is asleep in the futex, and joins it.
+  const auto close_when_asleep = [](Queue<std::string>& q, auto wait) {
+    std::atomic<pid_t> tid{0};
+    std::thread waiter([&] {
+      tid = this_tid();
+      wait();
+    });
+    await_asleep(tid);
+    q.close();
+    waiter.join();
+  };
+  Queue<std::string> empty(2);
+  close_when_asleep(empty, [&] {
+    std::array<std::string, 3> buf;
+    std::size_t popped = 99;
+    EXPECT_EQ(empty.pop_bulk_for(std::span(buf), kNever, &popped), Status::closed);
+    EXPECT_EQ(popped, 0u);
+  });
+
+  Queue<std::string> full(2);
+  std::vector<std::string> in{"a", "b", "c", "a value long enough to be on the heap"};
+  close_when_asleep(full, [&] {
+    std::size_t pushed = 99;
+    EXPECT_EQ(full.push_bulk_for(std::span(in), kNever, &pushed), Status::closed);
+    EXPECT_EQ(pushed, 2u);
+  });
+  EXPECT_EQ(in[2], "c");
+  EXPECT_EQ(in[3], "a value long enough to be on the heap");
+  std::array<std::string, 3> out;
+  std::size_t popped = 0;
+  EXPECT_EQ(full.pop_bulk_for(std::span(out), kNever, &popped), Status::ok);
+  ASSERT_EQ(popped, 2u);
+  EXPECT_EQ(out[0], "a");
+  EXPECT_EQ(out[1], "b");
+  EXPECT_EQ(full.pop_bulk_for(std::span(out), kNever, &popped), Status::closed);
+  EXPECT_EQ(popped, 0u);
+  std::size_t pushed = 99;
+  EXPECT_EQ(full.push_bulk_for(std::span(in).subspan(2), 1ms, &pushed), Status::closed);
+  EXPECT_EQ(pushed, 0u);
+  EXPECT_EQ(in[2], "c");
+}
+
 // Bulk pushes occupy consecutive positions: two producers pushing runs with
 // push_bulk, one consumer (alternating try_pop_bulk and pop_bulk) sees every
 // run unbroken and in order.
@@ -806,9 +963,9 @@ TYPED_TEST(LikeCubby, PushPopPressure) {
 TYPED_TEST(LikeCubby, Timeouts) {
   auto c = Make<TypeParam>::make();
   int v = 0;
-  EXPECT_EQ(c->pop_for(v, 2ms), Status::timeout);
+  expect_timeout_after(2ms, [&] { return c->pop_for(v, 2ms); });
   EXPECT_EQ(c->push_for(1, 2ms), Status::ok);
-  EXPECT_EQ(c->push_for(2, 2ms), Status::timeout);
+  expect_timeout_after(2ms, [&] { return c->push_for(2, 2ms); });
   EXPECT_EQ(c->pressure(), 1);
   EXPECT_EQ(c->pop_for(v, 2ms), Status::ok);
   EXPECT_EQ(v, 1);

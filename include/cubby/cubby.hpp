@@ -109,7 +109,8 @@ class Cubby {
   }
 
   // try_push: deposits v if the slot is free now (no pusher ahead, nothing
-  // in the slot, or a popper already waiting).  false if full or closed.
+  // in the slot, or a popper already waiting).  false if full or closed
+  // (is_closed() tells which; closing is final).
   [[nodiscard]] bool try_push(T v) noexcept { return timed_push(v, nullptr) == Status::ok; }
   // try_pop: a value if one is there now (or a push already in line will
   // deliver it); nullopt if empty or closed and drained.

@@ -68,6 +68,18 @@
 //                         first n pushed and the rest untouched.
 //   pop_bulk(span, &n)    waits for span.size() values; ok, or closed with the
 //                         first n received and the queue drained.
+//   push_bulk_for/until(span, t, &n)
+//                         pushes all, waiting for room until the deadline; ok,
+//                         or timeout/closed with the first n pushed and the
+//                         rest untouched.  Each wait claims the promised
+//                         tickets there are, so the values go in as runs of
+//                         consecutive positions, other pushes possibly between
+//                         runs.
+//   pop_bulk_for/until(span, t, &n)
+//                         waits until the deadline for at least one value,
+//                         then receives up to span.size() values there then,
+//                         as consecutive positions (before close); ok with
+//                         n >= 1, or timeout/closed with n == 0.
 //
 // Progress: try operations and fast paths are lock-free except for the wait
 // on a promised turn: a try operation may wait, as long as it takes the
@@ -319,7 +331,10 @@ class Queue {
   }
 
   // try_push: deposits v if there is room now (see Contract: promised).
-  // false if full or closed; v is then left with the caller.
+  // false if full or closed; v is then left with the caller.  is_closed()
+  // tells the two apart: closing is final, so once it returns true no later
+  // push succeeds.  push_for(v, 0s) is the try that says which: ok,
+  // timeout (full) or closed.
   [[nodiscard]] bool try_push(T&& v) noexcept { return timed_push(v, nullptr) == Status::ok; }
   [[nodiscard]] bool try_push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     T copy(v);
@@ -401,6 +416,56 @@ class Queue {
     return got == out.size() ? Status::ok : Status::closed;
   }
 
+  // push_bulk_for, push_bulk_until: as push_bulk, waiting for room no later
+  // than the deadline; tickets are claimed only once promised, as for
+  // push_for (a timeout leaves nothing behind), as many at a time as are
+  // promised.  ok: all pushed.  timeout or closed: values[0, *pushed) went in
+  // (in order), the rest are untouched.  A deadline in the past still pushes
+  // what fits now.
+  template <class Rep, class Period>
+  Status push_bulk_for(std::span<T> values, std::chrono::duration<Rep, Period> timeout,
+                       std::size_t* pushed = nullptr) noexcept {
+    return push_bulk_until(values, platform::deadline_after(timeout), pushed);
+  }
+  Status push_bulk_until(std::span<T> values, clock::time_point deadline, std::size_t* pushed = nullptr) noexcept {
+    std::size_t done = 0;
+    Status s = Status::ok;
+    while (done < values.size()) {
+      std::uint64_t first = 0;
+      std::uint64_t n = 0;
+      s = claim(&deadline, first, [&](std::uint64_t& t) {
+        n = dispatch().try_take_promised_push_n(signed_capacity(), values.size() - done, t);
+        return n != 0;
+      });
+      if (s != Status::ok) break;
+      const std::size_t put = put_run(first, values.subspan(done, static_cast<std::size_t>(n)));
+      done += put;
+      if (put != n) {
+        s = Status::closed;
+        break;
+      }
+    }
+    if (pushed != nullptr) *pushed = done;
+    return s;
+  }
+  // pop_bulk_for, pop_bulk_until: waits, no later than the deadline, for at
+  // least one value (a pop ticket promised, as for pop_for), then receives
+  // into out[0, *popped) the values promised at that moment, up to
+  // out.size(), in FIFO order (consecutive positions, except across holes
+  // after close).  ok: *popped >= 1.  timeout: nothing came.  closed: closed
+  // and drained.  *popped is 0 unless ok.
+  template <class Rep, class Period>
+  Status pop_bulk_for(std::span<T> out, std::chrono::duration<Rep, Period> timeout,
+                      std::size_t* popped = nullptr) noexcept {
+    return pop_bulk_until(out, platform::deadline_after(timeout), popped);
+  }
+  Status pop_bulk_until(std::span<T> out, clock::time_point deadline, std::size_t* popped = nullptr) noexcept {
+    std::size_t got = 0;
+    const Status s = out.empty() ? Status::ok : timed_pop_bulk(out, &deadline, got);
+    if (popped != nullptr) *popped = got;
+    return s;
+  }
+
   // close: every waiter wakes; see the class comment.  Idempotent.  Every
   // call closes every slot itself (TurnSlot::close is idempotent), so no
   // close() returns while a slot still lets a put through, even when it
@@ -455,26 +520,52 @@ class Queue {
   typename Slot::Word put_turn(std::uint64_t t) const noexcept { return Slot::turn_for(config_->slots.lap(t), 0); }
   typename Slot::Word take_turn(std::uint64_t t) const noexcept { return Slot::turn_for(config_->slots.lap(t), 1); }
 
+  // claim: detail::claim_until over this queue (its closed flag, its slots):
+  // waits no later than `deadline` until try_claim(t) takes promised tickets.
+  template <class TryClaim>
+  Status claim(const platform::SteadyTime* deadline, std::uint64_t& ticket, TryClaim try_claim) noexcept {
+    return detail::claim_until<Platform>(
+        deadline, ticket, [this] { return closed_flag(); }, try_claim,
+        [this](std::uint64_t t) -> Slot& { return slot_of(t); });
+  }
+
   Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
-    const Status s = detail::claim_until<Platform>(
-        deadline, ticket, [this] { return closed_flag(); },
-        [this](std::uint64_t& t) { return dispatch().try_take_promised_push(signed_capacity(), t); },
-        [this](std::uint64_t t) -> Slot& { return slot_of(t); });
+    const Status s = claim(deadline, ticket, [this](std::uint64_t& t) {
+      return dispatch().try_take_promised_push(signed_capacity(), t);
+    });
     if (s != Status::ok) return s;
     return slot_of(ticket).put(put_turn(ticket), v);
   }
   template <class Sink>
   Status timed_pop_with(const platform::SteadyTime* deadline, Sink sink) noexcept {
     std::uint64_t ticket = 0;
-    const Status s = detail::claim_until<Platform>(
-        deadline, ticket, [this] { return closed_flag(); },
-        [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); },
-        [this](std::uint64_t t) -> Slot& { return slot_of(t); });
+    const Status s = claim(deadline, ticket, [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); });
     if (s == Status::timeout) return s;
     if (s == Status::ok && slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
     // A try_pop answers only "nothing now": it need not wait for close().
     return drain_closed_with(sink, /*conclusive=*/deadline != nullptr);
+  }
+
+  // timed_pop_bulk: pop_bulk_until's work (out not empty): claims up to
+  // out.size() promised pop tickets at once, waiting as timed_pop_with does.
+  // A claim that met only holes (after close), or a close, ends as a pop
+  // that meets close: one conclusive drain, then what else is there (as
+  // try_pop_bulk, which counts afresh after close).
+  Status timed_pop_bulk(std::span<T> out, const platform::SteadyTime* deadline, std::size_t& got) noexcept {
+    std::uint64_t first = 0;
+    std::uint64_t n = 0;
+    const Status s = claim(deadline, first, [&](std::uint64_t& t) {
+      n = dispatch().try_take_promised_pop_n(out.size(), t);
+      return n != 0;
+    });
+    if (s == Status::timeout) return s;
+    if (s == Status::ok) got = take_run(first, static_cast<std::size_t>(n), out);
+    if (got == 0) {
+      if (drain_closed(out[0]) != Status::ok) return Status::closed;
+      got = 1 + try_pop_bulk(out.subspan(1));  // the rest of what is there
+    }
+    return Status::ok;
   }
 
   // drain_closed: after close (or a hole), a pop takes a ticket only if a
