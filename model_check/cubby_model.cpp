@@ -218,6 +218,59 @@ MC_TEST(cubby_close_wakes_waiting_timed_pop, mc::Options{}.no_timeouts().spuriou
   });
 }
 
+// A try_push, or a push_for (timeouts explored), on the empty slot racing
+// close(): the slot is never full, so it either deposits or returns closed,
+// and not before close() takes effect: a failed try_push finds the cubby
+// closed when it returns, and push_for never times out.  Between close()'s
+// push ticket F and its pop ticket P the counters read "full" (pressure 1)
+// although close() has not taken effect; a push that gave up on that reading
+// reported a fullness that never was (found by stress cubby-lin under TSan).
+// [C1] orders the closing mark after a claim that read F.
+MC_TEST(cubby_failed_try_push_beside_close, mc::Options{}.bound(3)) {
+  auto* c = mc::make<C>();
+  t.thread([c] {
+    if (!c->try_push(1)) MC_ASSERT(c->is_closed());
+  });
+  t.thread([c] { c->close(); });
+  t.after([c] { mc::destroy(c); });
+}
+MC_TEST(cubby_timed_push_beside_close_never_times_out, mc::Options{}.bound(3)) {
+  auto* c = mc::make<C>();
+  t.thread([c] {
+    const Status s = c->push_for(1, 1ms);
+    MC_ASSERT(s != Status::timeout);
+    if (s == Status::closed) MC_ASSERT(c->is_closed());
+  });
+  t.thread([c] { c->close(); });
+  t.after([c] { mc::destroy(c); });
+}
+
+// The pops' side: the slot holds a value, and a try_pop or a pop_for
+// (timeouts explored) races close().  A value put before close() is still
+// received, so it must get it, however close()'s tickets are read: a claim
+// that read P but not yet F (relaxed RMWs on two counters; on ARM or POWER
+// another core may see them in either order) counted one value too few.
+MC_TEST(cubby_try_pop_beside_close_receives, mc::Options{}.bound(3)) {
+  auto* c = mc::make<C>();
+  MC_ASSERT(c->push(1) == Status::ok);
+  t.thread([c] {
+    const auto v = c->try_pop();
+    MC_ASSERT(v && *v == 1);
+  });
+  t.thread([c] { c->close(); });
+  t.after([c] { mc::destroy(c); });
+}
+MC_TEST(cubby_timed_pop_beside_close_receives, mc::Options{}.bound(3)) {
+  auto* c = mc::make<C>();
+  MC_ASSERT(c->push(1) == Status::ok);
+  t.thread([c] {
+    int got = -1;
+    MC_ASSERT(c->pop_for(got, 1ms) == Status::ok && got == 1);
+  });
+  t.thread([c] { c->close(); });
+  t.after([c] { mc::destroy(c); });
+}
+
 // A push racing close() and a popper that pops until `closed`: a push that
 // returns ok is received by that popper (`closed` is final), as for the
 // queue (queue_c1_closed_pop_is_final).

@@ -31,12 +31,16 @@
 // before its partner had arrived) still deposits, even if its thread has not
 // run yet, since try_push and friends had already seen the slot taken; every
 // other push still in line is cancelled and returns closed, keeping its
-// value.  The first pop after close receives the value owed to P.
+// value.  The first pop after close receives the value owed to P.  A try
+// or timed operation that fails while a close() is under way waits for it
+// and reports it (close_begun): between F and P the counters read as a state
+// the cubby never was in, so "full" or "empty" read then may not be true.
 //
 // Progress: try_push/try_pop and the fast paths are lock-free except for the
 // wait on a promised turn (which waits only for threads already in line, or
 // for a close() that has taken its tickets and not yet set the flag: a few
-// instructions, longer only if the closer is preempted there).
+// instructions, longer only if the closer is preempted there), and a failed
+// try beside a close() under way, which waits for that same flag.
 // Blocking waits spin briefly (platform::Backoff), then sleep on a futex.
 //
 // Representation
@@ -140,7 +144,7 @@ class Cubby {
       dispatch().take_close_tickets();  // published by the slot's close [S3]
       slot().close();
     } else {
-      while (!slot().is_closed()) Platform::yield();
+      (void)settle_closed();
     }
   }
   bool is_closed() const noexcept { return slot().is_closed(); }
@@ -156,6 +160,7 @@ class Cubby {
         deadline, ticket, [this] { return slot().is_closed(); },
         [this](std::uint64_t& t) { return dispatch().try_take_promised_push(1, t); },
         [this](std::uint64_t) -> Slot& { return slot(); });
+    if (s == Status::timeout && dispatch().close_begun()) return settle_closed();  // see close_begun
     if (s != Status::ok) return s;
     return put(ticket, v);
   }
@@ -165,8 +170,18 @@ class Cubby {
         deadline, ticket, [this] { return slot().is_closed(); },
         [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); },
         [this](std::uint64_t) -> Slot& { return slot(); });
-    if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
-    return take(ticket, out);
+    if (s == Status::ok) return take(ticket, out);
+    if (s == Status::timeout) {
+      if (!dispatch().close_begun()) return s;
+      (void)settle_closed();  // see close_begun
+    }
+    return drain_closed(out);
+  }
+  // settle_closed: waits for a close() already under way to set the flag (a
+  // few instructions, longer only if the closer is preempted); closed.
+  Status settle_closed() noexcept {
+    while (!slot().is_closed()) Platform::yield();
+    return Status::closed;
   }
   // After close, a pop takes a ticket only if a value is still owed to it.
   Status drain_closed(T& out) noexcept {

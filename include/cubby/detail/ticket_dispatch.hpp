@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cubby/detail/order.hpp"
 #include "cubby/platform/backoff.hpp"
 #include "cubby/platform/futex.hpp"
 #include "cubby/status.hpp"
@@ -142,19 +143,37 @@ class TicketDispatch {
   bool begin_close() noexcept { return close_->closing.exchange(1, std::memory_order_acq_rel) == 0; }
   // take_close_tickets: close() takes push ticket F and then pop ticket P for
   // itself; taking P is the linearization point of close().  Nobody deposits
-  // F and nobody takes P.  relaxed: the RMWs' atomicity fixes which tickets
-  // come before; the two values are published by the slot's close ([S3]
-  // release) and read only after that bit is seen with an acquire.
+  // F and nobody takes P.  RMW atomicity fixes which tickets come before; the
+  // two values are published by the slot's close ([S3] release) and read
+  // only after that bit is seen with an acquire.
   void take_close_tickets() noexcept {
-    // relaxed (all four): RMW atomicity splits the tickets; F and P are
-    // published by the slot's close, [S3] release.
-    const std::uint64_t f = push_.fetch_add(1, std::memory_order_relaxed);
-    // relaxed: as above; this RMW is close()'s linearization point.
-    const std::uint64_t p = pop_.fetch_add(1, std::memory_order_relaxed);
+    // [C1] release (both RMWs): pairs with close_begun()'s acquire re-loads.
+    // A try or timed operation that counted F or P among the arrivals (F
+    // reads as a value, or as a full slot, before close() takes effect at P)
+    // learns from close_begun() that a close() is under way.
+    const std::uint64_t f = push_.fetch_add(1, CUBBY_ORDER(C1, std::memory_order_release));
+    // [C1] release, as above; this RMW is close()'s linearization point.
+    const std::uint64_t p = pop_.fetch_add(1, CUBBY_ORDER(C1, std::memory_order_release));
     // relaxed: published by [S3].
     close_->push.store(f, std::memory_order_relaxed);
     // relaxed: published by [S3].
     close_->pop.store(p, std::memory_order_relaxed);
+  }
+  // close_begun: after a try or timed operation failed to claim a ticket,
+  // whether a close() had begun.  Between close()'s F and its P the counters
+  // read full (an empty slot) or empty (a full one whose P is read before its
+  // F), a state the cubby never was in: a push or pop that gave up on such a
+  // reading must instead wait for the close and report it.  [C1] acquire
+  // (both re-loads): by read-read coherence each reads the value the failed
+  // claim read or a later one; every write of the counters is an RMW and so
+  // continues the release sequence of F (or P), and the closing mark, set
+  // before F, is then visible.  A claim that read neither F nor P failed on
+  // real arrivals.
+  bool close_begun() const noexcept {
+    (void)push_.load(CUBBY_ORDER(C1, std::memory_order_acquire));
+    (void)pop_.load(CUBBY_ORDER(C1, std::memory_order_acquire));  // [C1], as above
+    // relaxed: made visible by [C1] when it matters (see above).
+    return close_->closing.load(std::memory_order_relaxed) != 0;
   }
   // The close tickets; only after the closed flag was seen with an acquire.
   // relaxed: see take_close_tickets.
