@@ -225,7 +225,7 @@ MC_TEST(cubby_close_wakes_waiting_timed_pop, mc::Options{}.no_timeouts().spuriou
 // push ticket F and its pop ticket P the counters read "full" (pressure 1)
 // although close() has not taken effect; a push that gave up on that reading
 // reported a fullness that never was (found by stress cubby-lin under TSan).
-// [C1] orders the closing mark after a claim that read F.
+// [A1] orders the closing mark after a claim that read F.
 MC_TEST(cubby_failed_try_push_beside_close, mc::Options{}.bound(3)) {
   auto* c = mc::make<C>();
   t.thread([c] {
@@ -247,9 +247,10 @@ MC_TEST(cubby_timed_push_beside_close_never_times_out, mc::Options{}.bound(3)) {
 
 // The pops' side: the slot holds a value, and a try_pop or a pop_for
 // (timeouts explored) races close().  A value put before close() is still
-// received, so it must get it, however close()'s tickets are read: a claim
-// that read P but not yet F (relaxed RMWs on two counters; on ARM or POWER
-// another core may see them in either order) counted one value too few.
+// received, so it must get it, however close()'s tickets are read: without
+// [A1] a claim could read P but not yet F (two counters; on ARM or POWER
+// another core may see the two RMWs in either order) and count one value
+// too few.
 MC_TEST(cubby_try_pop_beside_close_receives, mc::Options{}.bound(3)) {
   auto* c = mc::make<C>();
   MC_ASSERT(c->push(1) == Status::ok);

@@ -789,3 +789,62 @@ MC_TEST(queue_c2_try_bulk, mc::Options{}.bound(1)) {
     mc::destroy(s);
   });
 }
+
+// [A1] The promise test reads two counters; its answer must agree with what
+// happened before.  A try_pop that happens after push(1) must find a value:
+// the queue holds 1 or 2 from then until both are popped, and only one other
+// pop runs.  Without [A1] the try_pop can read the pop ticket of the other
+// pop (taken after push(2)) and yet miss push(2)'s ticket: an "empty" the
+// queue never was.
+MC_TEST(queue_c2_try_pop_after_push_finds_a_value, mc::Options{}.bound(2)) {
+  struct S {
+    Q q{2};
+    mc::atomic<int> stage{0};
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    MC_ASSERT(s->q.push(1) == Status::ok);
+    s->stage.store(1, std::memory_order_release);
+    MC_ASSERT(s->q.push(2) == Status::ok);
+    s->stage.store(2, std::memory_order_release);
+  });
+  t.thread([s] {
+    await([s] { return s->stage.load(std::memory_order_acquire) == 2; });
+    MC_ASSERT(s->q.pop(s->got) == Status::ok);
+  });
+  t.thread([s] {
+    await([s] { return s->stage.load(std::memory_order_acquire) >= 1; });
+    MC_ASSERT(s->q.try_pop().has_value());
+  });
+  t.after([s] { mc::destroy(s); });
+}
+
+// The same for try_push: once one of two values has been popped, the queue
+// has room until the pusher below adds a value, which it does only after
+// both pops; a try_push that reads that push's ticket must also count the
+// pops that happened before it.
+MC_TEST(queue_c2_try_push_after_pop_finds_room, mc::Options{}.bound(2)) {
+  struct S {
+    Q q{2};
+    mc::atomic<int> stage{0};
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok && s->q.push(2) == Status::ok);
+  t.thread([s] {
+    int got = -1;
+    MC_ASSERT(s->q.pop(got) == Status::ok);
+    s->stage.store(1, std::memory_order_release);
+    MC_ASSERT(s->q.pop(got) == Status::ok);
+    s->stage.store(2, std::memory_order_release);
+  });
+  t.thread([s] {
+    await([s] { return s->stage.load(std::memory_order_acquire) == 2; });
+    MC_ASSERT(s->q.push(3) == Status::ok);
+  });
+  t.thread([s] {
+    await([s] { return s->stage.load(std::memory_order_acquire) >= 1; });
+    MC_ASSERT(s->q.try_push(4));
+  });
+  t.after([s] { mc::destroy(s); });
+}

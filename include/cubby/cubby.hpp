@@ -32,15 +32,14 @@
 // run yet, since try_push and friends had already seen the slot taken; every
 // other push still in line is cancelled and returns closed, keeping its
 // value.  The first pop after close receives the value owed to P.  A try
-// or timed operation that fails while a close() is under way waits for it
-// and reports it (close_begun): between F and P the counters read as a state
-// the cubby never was in, so "full" or "empty" read then may not be true.
+// or timed push that fails while a close() is under way waits for it and
+// reports it (close_begun): between F and P an empty slot reads full.
 //
 // Progress: try_push/try_pop and the fast paths are lock-free except for the
 // wait on a promised turn (which waits only for threads already in line, or
 // for a close() that has taken its tickets and not yet set the flag: a few
 // instructions, longer only if the closer is preempted there), and a failed
-// try beside a close() under way, which waits for that same flag.
+// try_push beside a close() under way, which waits for that same flag.
 // Blocking waits spin briefly (platform::Backoff), then sleep on a futex.
 //
 // Representation
@@ -170,12 +169,8 @@ class Cubby {
         deadline, ticket, [this] { return slot().is_closed(); },
         [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); },
         [this](std::uint64_t) -> Slot& { return slot(); });
-    if (s == Status::ok) return take(ticket, out);
-    if (s == Status::timeout) {
-      if (!dispatch().close_begun()) return s;
-      (void)settle_closed();  // see close_begun
-    }
-    return drain_closed(out);
+    if (s != Status::ok) return s == Status::closed ? drain_closed(out) : s;
+    return take(ticket, out);
   }
   // settle_closed: waits for a close() already under way to set the flag (a
   // few instructions, longer only if the closer is preempted); closed.

@@ -4,8 +4,9 @@
 // Every operation of a turn-slot primitive takes a ticket from one of two
 // 64-bit counters when it arrives.  Push ticket t and pop ticket t pair up:
 // the push deposits the t-th value and the pop receives it, through slot
-// (t mod capacity) in lap (t div capacity).  The counters order nothing but
-// arrivals; all data is ordered by the slots' turn words.
+// (t mod capacity) in lap (t div capacity).  The counters order no data
+// (that is the slots' turn words); their one edge, [A1], makes the promise
+// test's reading of the two counters agree with what happened before it.
 //
 // Timed and try operations take a ticket only once it is *promised* (its
 // partner has arrived), so that they can give up without leaving a hole; see
@@ -59,26 +60,40 @@ class TicketDispatch {
                  CloseTickets<Platform>* close = nullptr) noexcept
       : push_(push), pop_(pop), close_(close) {}
 
-  // Tickets: relaxed.  A ticket is only an identity (RMW atomicity makes each
-  // unique); all data is ordered by the slot's turn word.
-  std::uint64_t take_push() noexcept { return push_.fetch_add(1, std::memory_order_relaxed); }
-  // relaxed: as take_push.
-  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, std::memory_order_relaxed); }
+  // Tickets.  A ticket is only an identity (RMW atomicity makes each
+  // unique); all data is ordered by the slot's turn word.  But the promise
+  // test reads both counters, and its answer must agree with what happened
+  // before: [A1] release (every write of a counter, each an RMW) pairs with
+  // the promise test's acquire read of its own counter (try_take_promised_*).
+  // A test that reads arrival k on its own counter then reads, on the other
+  // counter, every arrival that happened before arrival k.  Without it a
+  // try_pop could read a pop ticket taken after a push and miss that push
+  // (an "empty" the queue never was; queue_c2_try_pop_after_push_finds_a_value),
+  // and likewise for try_push.  On x86 the RMWs are full barriers anyway.
+  std::uint64_t take_push() noexcept { return push_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release)); }
+  // [A1] release, as take_push.
+  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release)); }
   // n consecutive tickets at once (bulk operations); returns the first.
-  // relaxed: as above.
-  std::uint64_t take_push_n(std::uint64_t n) noexcept { return push_.fetch_add(n, std::memory_order_relaxed); }
-  // relaxed: as take_push.
-  std::uint64_t take_pop_n(std::uint64_t n) noexcept { return pop_.fetch_add(n, std::memory_order_relaxed); }
+  // [A1] release, as take_push.
+  std::uint64_t take_push_n(std::uint64_t n) noexcept {
+    return push_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
+  }
+  // [A1] release, as take_push.
+  std::uint64_t take_pop_n(std::uint64_t n) noexcept {
+    return pop_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
+  }
 
   // try_take_promised_push: a push ticket whose pop partner has arrived
-  // (push - pop < capacity).  relaxed: the counters only grow, so a stale pop_
-  // understates the promise and the CAS validates push_; whether the promise
-  // holds is a liveness question, data is ordered by the turn word.
+  // (push - pop < capacity).  The counters only grow, so a stale pop_
+  // understates the promise and the CAS validates push_; data is ordered by
+  // the turn word.  [A1] makes a refusal true: pop_ is read after an acquire
+  // read of push_, so it counts every pop that happened before the last push
+  // counted.
   bool try_take_promised_push(std::int64_t capacity, std::uint64_t& ticket) noexcept {
     return try_take_promised_push_n(capacity, 1, ticket) == 1;
   }
   // try_take_promised_pop: a pop ticket whose push partner has arrived
-  // (push - pop > 0).  relaxed: as above.  `fresh`: read the push counter
+  // (push - pop > 0).  [A1], as above.  `fresh`: read the push counter
   // with an RMW, which reads the last value in the counter's modification
   // order; the drains after close ask for it.  For Cubby it is a margin on a
   // cold path, not what the proof rests on: the drain has acquired the
@@ -91,12 +106,14 @@ class TicketDispatch {
 
   // try_take_promised_push_n: up to `max_n` consecutive promised push
   // tickets in one CAS; returns how many (0: none promised), the first in
-  // `first` (on 0: the next, unpromised ticket).  relaxed: as above.
+  // `first` (on 0: the next, unpromised ticket).  [A1], as above.
   std::uint64_t try_take_promised_push_n(std::int64_t capacity, std::uint64_t max_n, std::uint64_t& first) noexcept {
-    // relaxed: a guess the CAS below validates.
-    std::uint64_t push = push_.load(std::memory_order_relaxed);
+    // [A1] acquire: a guess the CAS below validates; what it reads orders
+    // the read of pop_ (see take_push).
+    std::uint64_t push = push_.load(CUBBY_ORDER(A1, std::memory_order_acquire));
     for (;;) {
-      // relaxed: pop_ only grows; a stale value understates the promise.
+      // relaxed: ordered after the [A1] acquire read of push_; pop_ only
+      // grows, and a value newer than that read only adds room.
       const std::uint64_t pop = pop_.load(std::memory_order_relaxed);
       const std::int64_t used = static_cast<std::int64_t>(push - pop);
       if (used >= capacity || max_n == 0) {
@@ -105,22 +122,26 @@ class TicketDispatch {
       }
       const std::uint64_t room = static_cast<std::uint64_t>(capacity - used);
       const std::uint64_t n = room < max_n ? room : max_n;
-      // relaxed: tickets are identities; data is ordered by the turn words.
-      if (push_.compare_exchange_weak(push, push + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      // [A1] acq_rel on success (release: a write of the counter; acquire:
+      // none needed, kept so the failure order is no stronger), acquire on
+      // failure (the re-read of push_ that the next round's test rests on).
+      if (push_.compare_exchange_weak(push, push + n, CUBBY_ORDER(A1, std::memory_order_acq_rel),
+                                      CUBBY_ORDER(A1, std::memory_order_acquire))) {
         first = push;
         return n;
       }
     }
   }
   // try_take_promised_pop_n: up to `max_n` consecutive promised pop tickets
-  // in one CAS (push - pop > 0 for each).  relaxed: as above.
+  // in one CAS (push - pop > 0 for each).  [A1], as above.
   std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first, bool fresh = false) noexcept {
-    // relaxed: a guess the CAS below validates.
-    std::uint64_t pop = pop_.load(std::memory_order_relaxed);
+    // [A1] acquire: a guess the CAS below validates; what it reads orders
+    // the read of push_ (see take_push).
+    std::uint64_t pop = pop_.load(CUBBY_ORDER(A1, std::memory_order_acquire));
     for (;;) {
-      // relaxed: only the count matters; an RMW (fresh) is never stale.
       const std::uint64_t push =
-          // relaxed: only the count matters; the RMW (fresh) is never stale.
+          // relaxed: ordered after the [A1] acquire read of pop_; the RMW
+          // (fresh) is never stale.
           fresh ? push_.fetch_add(0, std::memory_order_relaxed) : push_.load(std::memory_order_relaxed);
       const std::int64_t avail = static_cast<std::int64_t>(push - pop);
       if (avail <= 0 || max_n == 0) {
@@ -128,8 +149,9 @@ class TicketDispatch {
         return 0;
       }
       const std::uint64_t n = static_cast<std::uint64_t>(avail) < max_n ? static_cast<std::uint64_t>(avail) : max_n;
-      // relaxed: tickets are identities; data is ordered by the turn words.
-      if (pop_.compare_exchange_weak(pop, pop + n, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      // [A1] acq_rel / acquire, as in try_take_promised_push_n.
+      if (pop_.compare_exchange_weak(pop, pop + n, CUBBY_ORDER(A1, std::memory_order_acq_rel),
+                                     CUBBY_ORDER(A1, std::memory_order_acquire))) {
         first = pop;
         return n;
       }
@@ -147,34 +169,26 @@ class TicketDispatch {
   // two values are published by the slot's close ([S3] release) and read
   // only after that bit is seen with an acquire.
   void take_close_tickets() noexcept {
-    // [C1] release (both RMWs): pairs with close_begun()'s acquire re-loads.
-    // A try or timed operation that counted F or P among the arrivals (F
-    // reads as a value, or as a full slot, before close() takes effect at P)
-    // learns from close_begun() that a close() is under way.
-    const std::uint64_t f = push_.fetch_add(1, CUBBY_ORDER(C1, std::memory_order_release));
-    // [C1] release, as above; this RMW is close()'s linearization point.
-    const std::uint64_t p = pop_.fetch_add(1, CUBBY_ORDER(C1, std::memory_order_release));
+    // [A1] release (both RMWs), as take_push: a promise test that read F
+    // also sees the closing mark (close_begun), and one that read P sees F.
+    const std::uint64_t f = push_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release));
+    // [A1] release, as above; this RMW is close()'s linearization point.
+    const std::uint64_t p = pop_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release));
     // relaxed: published by [S3].
     close_->push.store(f, std::memory_order_relaxed);
     // relaxed: published by [S3].
     close_->pop.store(p, std::memory_order_relaxed);
   }
-  // close_begun: after a try or timed operation failed to claim a ticket,
-  // whether a close() had begun.  Between close()'s F and its P the counters
-  // read full (an empty slot) or empty (a full one whose P is read before its
-  // F), a state the cubby never was in: a push or pop that gave up on such a
-  // reading must instead wait for the close and report it.  [C1] acquire
-  // (both re-loads): by read-read coherence each reads the value the failed
-  // claim read or a later one; every write of the counters is an RMW and so
-  // continues the release sequence of F (or P), and the closing mark, set
-  // before F, is then visible.  A claim that read neither F nor P failed on
-  // real arrivals.
-  bool close_begun() const noexcept {
-    (void)push_.load(CUBBY_ORDER(C1, std::memory_order_acquire));
-    (void)pop_.load(CUBBY_ORDER(C1, std::memory_order_acquire));  // [C1], as above
-    // relaxed: made visible by [C1] when it matters (see above).
-    return close_->closing.load(std::memory_order_relaxed) != 0;
-  }
+  // close_begun: after a push failed to claim a ticket, whether a close()
+  // had begun.  Between close()'s F and its P the counters read one arrival
+  // too many: an empty slot reads full, a state the cubby never was in, so a
+  // push that gave up on that reading must instead wait for the close and
+  // report it.  (Pops are not fooled: F reads as a value, which leads them to
+  // P's ticket and the close rule; and by [A1] a pop that read P counts F.)
+  // relaxed: a failed claim read F (or a later RMW of push_, which continues
+  // F's release sequence) with the [A1] acquire, and close() marked itself
+  // before taking F.  A claim that did not read F failed on real arrivals.
+  bool close_begun() const noexcept { return close_->closing.load(std::memory_order_relaxed) != 0; }
   // The close tickets; only after the closed flag was seen with an acquire.
   // relaxed: see take_close_tickets.
   std::uint64_t close_push() const noexcept { return close_->push.load(std::memory_order_relaxed); }
