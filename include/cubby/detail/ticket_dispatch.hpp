@@ -74,12 +74,12 @@ class TicketDispatch {
   // [A1] release, as take_push.
   std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release)); }
   // n consecutive tickets at once (bulk operations); returns the first.
-  // [A1] release, as take_push.
   std::uint64_t take_push_n(std::uint64_t n) noexcept {
+    // [A1] release, as take_push.
     return push_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
   }
-  // [A1] release, as take_push.
   std::uint64_t take_pop_n(std::uint64_t n) noexcept {
+    // [A1] release, as take_push.
     return pop_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
   }
 
@@ -123,10 +123,11 @@ class TicketDispatch {
       const std::uint64_t room = static_cast<std::uint64_t>(capacity - used);
       const std::uint64_t n = room < max_n ? room : max_n;
       // [A1] acq_rel on success (release: a write of the counter; acquire:
-      // none needed, kept so the failure order is no stronger), acquire on
-      // failure (the re-read of push_ that the next round's test rests on).
-      if (push_.compare_exchange_weak(push, push + n, CUBBY_ORDER(A1, std::memory_order_acq_rel),
-                                      CUBBY_ORDER(A1, std::memory_order_acquire))) {
+      // none needed, kept so the failure order is no stronger).
+      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
+      // [A1] acquire on failure: the re-read of push_ the next round rests on.
+      const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
+      if (push_.compare_exchange_weak(push, push + n, on_success, on_failure)) {
         first = push;
         return n;
       }
@@ -149,9 +150,11 @@ class TicketDispatch {
         return 0;
       }
       const std::uint64_t n = static_cast<std::uint64_t>(avail) < max_n ? static_cast<std::uint64_t>(avail) : max_n;
-      // [A1] acq_rel / acquire, as in try_take_promised_push_n.
-      if (pop_.compare_exchange_weak(pop, pop + n, CUBBY_ORDER(A1, std::memory_order_acq_rel),
-                                     CUBBY_ORDER(A1, std::memory_order_acquire))) {
+      // [A1] acq_rel on success, as in try_take_promised_push_n.
+      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
+      // [A1] acquire on failure: the re-read of pop_ the next round rests on.
+      const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
+      if (pop_.compare_exchange_weak(pop, pop + n, on_success, on_failure)) {
         first = pop;
         return n;
       }
