@@ -207,7 +207,7 @@ struct ModelThread {
   unsigned spurious_wakeups_used = 0, spurious_cas_used = 0;
 };
 
-enum class Kind : std::uint8_t { thread, read, slot, cas, wake, fulfil };
+enum class Kind : std::uint8_t { thread, read, slot, cas, wake, fulfil, deadline };
 
 // Promise: a load that read a value no executed store had written yet.
 struct Promise {
@@ -1072,6 +1072,17 @@ class Engine {
     pick(true);
   }
 
+  // deadline_passed: with timeouts on, both answers are explored, at every
+  // check: a timed operation may find its deadline passed wherever it
+  // reads the clock, not only in a futex wait.  Not a step: no thread runs
+  // in between, the answer is a choice of this thread.
+  bool deadline_passed(const SL& where) {
+    if (inert || peeking || !opt.timeouts) return false;
+    const bool passed = choose(2, Kind::deadline) == 1;
+    if (tracing && passed) event(cur, "deadline passed", where);
+    return passed;
+  }
+
   platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool deadline,
                                    const SL& where) {
     if (inert || peeking) return platform::FutexResult::value_changed;
@@ -1482,6 +1493,7 @@ bool atomic_cas(std::uint32_t id, std::uint64_t& expected, std::uint64_t desired
 void fence(std::memory_order mo, const source_location& where) { engine().fence(mo, where); }
 void barrier(bool heavy, const source_location& where) { engine().barrier(heavy, where); }
 void yield(const char* what, const source_location& where) { engine().yield(what, where); }
+bool deadline_passed(const source_location& where) { return engine().deadline_passed(where); }
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where) {
   return g_engine->futex_wait(id, expected, channels, has_deadline, where);

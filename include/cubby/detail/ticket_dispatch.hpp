@@ -238,6 +238,20 @@ class TicketDispatch {
 // push t for a pop, the take of pop t - capacity for a push) or its
 // deadline, then chooses again: late if that thread is preempted, never
 // lost.
+//
+// Giving up: a timeout is answered only after a failed claim and a closed
+// check made after that claim ([C2]).  A closed check made only before the
+// claim is not enough: a close() and the operations that then drain the
+// primitive (or fill its room) can both fall between the two.  The claim
+// would then fail on what happened after close, and a timeout would report
+// an open, empty (or full) state that never existed.  The claim's counter
+// loads are acquire ([A1]).  They read the RMW of the drain that failed the
+// claim, so they synchronize with it, and so with the close() sequenced
+// before it.  The closed check that follows then sees the flag.
+template <class Closed>
+Status timeout_or_closed(Closed& closed) noexcept {
+  return closed() ? Status::closed : Status::timeout;  // [C2]: after the failed claim
+}
 template <class Platform, class Closed, class Claim, class SlotOf>
 Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, Closed closed, Claim claim,
                    SlotOf slot_of) noexcept {
@@ -249,11 +263,12 @@ Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, 
       ticket = next;
       return Status::ok;
     }
-    if (deadline == nullptr) return Status::timeout;  // try_: no waiting at all
+    if (deadline == nullptr) return timeout_or_closed(closed);  // try_: no waiting at all
     // A deadline that has passed ends the wait before it yields or sleeps:
-    // the claim above was the last try.  No count-in, barrier or futex call,
-    // and a short timeout is not overrun by a yield budget.
-    if (backoff.costly_next() && Platform::deadline_passed(*deadline)) return Status::timeout;
+    // the claim above was the last try ([C2] then decides the answer).  No
+    // count-in, barrier or futex call, and a short timeout is not overrun by
+    // a yield budget.
+    if (backoff.costly_next() && Platform::deadline_passed(*deadline)) return timeout_or_closed(closed);
     if (backoff.spin_once()) continue;
     auto& slot = slot_of(next);
     using Slot = std::remove_reference_t<decltype(slot)>;
@@ -274,7 +289,7 @@ Status claim_until(const platform::SteadyTime* deadline, std::uint64_t& ticket, 
         ticket = again;
         return Status::ok;
       }
-      return Status::timeout;
+      return timeout_or_closed(closed);
     }
   }
 }

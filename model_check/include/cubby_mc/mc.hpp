@@ -231,6 +231,9 @@ void fence(std::memory_order mo, const source_location& where);
 // light barrier, not a seq_cst access, and it is no acquire or release fence.
 void barrier(bool heavy, const source_location& where);
 void yield(const char* what, const source_location& where);
+// deadline_passed: a timed operation's clock check; both answers explored
+// (false only, with Options::no_timeouts).
+bool deadline_passed(const source_location& where);
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where);
 void futex_wake(std::uint32_t id, std::uint32_t channels, const source_location& where);

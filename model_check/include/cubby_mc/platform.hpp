@@ -40,13 +40,14 @@ struct ModelPlatform {
                    source_location where = source_location::current()) {
     detail::futex_wake(word.id(), channels, where);
   }
-  // deadline_passed: never, in the model.  Timeouts are explored where a
-  // timed wait sleeps (any futex wait with a deadline may time out at any
-  // step), and a timed operation that finds its deadline passed before it
-  // sleeps ends exactly as one whose sleep timed out at once: the same
-  // closed and claim checks, then timeout.  So answering false loses no
-  // outcome, and keeps the clock out of the search.
-  static bool deadline_passed(const platform::SteadyTime&) { return false; }
+  // deadline_passed: either answer, explored (never with no_timeouts()).
+  // Timed futex waits may also time out at any step.  A check that finds
+  // the deadline passed is explored on its own: the operation's path from
+  // there (what it re-reads before it answers timeout) differs from a
+  // timed-out sleep's.
+  static bool deadline_passed(const platform::SteadyTime&, source_location where = source_location::current()) {
+    return detail::deadline_passed(where);
+  }
   static void pause(source_location where = source_location::current()) { detail::yield("pause", where); }
   static void yield(source_location where = source_location::current()) { detail::yield("yield", where); }
   static void fence(std::memory_order mo, source_location where = source_location::current()) {

@@ -191,7 +191,10 @@ struct ModelPlatform {
     return futex_wait_impl(word, expected, deadline != nullptr && detail::g_timeouts);
   }
   static void wake(atomic<std::uint32_t>& word, std::uint32_t) { futex_wake(word); }
-  // Never: timeouts are explored at the timed wait (see cubby_mc/platform.hpp).
+  // Never: under Relacy, timeouts are explored only at the timed wait.  Our
+  // checker also explores a passed deadline at every clock check (see
+  // cubby_mc/platform.hpp), which is what finds a timeout answered on stale
+  // grounds (claim_until's [C2]).
   static bool deadline_passed(const platform::SteadyTime&) { return false; }
   static void pause() { rl::yield(1, $); }
   static void yield() { rl::yield(1, $); }
