@@ -273,28 +273,9 @@ MC_TEST(cubby_timed_pop_beside_close_receives, mc::Options{}.bound(3)) {
 }
 
 // The same value, a timed pop, and a close() followed by the try_pop that
-// drains the slot.  The cubby is never open and empty, so the timed pop
-// must not time out (queue_c1_timed_pop_beside_close_and_drain).
+// drains the slot (cubby_model::timed_pop_beside_close_and_drain).
 MC_TEST(cubby_timed_pop_beside_close_and_drain, mc::Options{}.bound(2)) {
-  struct S {
-    C c;
-    Status qs = Status::timeout;
-    int got = -1;
-    std::optional<int> drained;
-  };
-  auto* s = mc::make<S>();
-  MC_ASSERT(s->c.push(1) == Status::ok);
-  t.thread([s] { s->qs = s->c.pop_for(s->got, 1ms); });
-  t.thread([s] {
-    s->c.close();
-    s->drained = s->c.try_pop();
-  });
-  t.after([s] {
-    MC_ASSERT(s->qs != Status::timeout);
-    MC_ASSERT((s->qs == Status::ok && s->got == 1 && !s->drained) ||
-              (s->qs == Status::closed && s->drained && *s->drained == 1));
-    mc::destroy(s);
-  });
+  cubby_model::timed_pop_beside_close_and_drain<C>(t);
 }
 
 // A push racing close() and a popper that pops until `closed`: a push that

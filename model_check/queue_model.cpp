@@ -458,33 +458,10 @@ MC_TEST(queue_c1_timed_forms, mc::Options{}.bound(2)) {
   });
 }
 
-// A timed pop beside a close() and the try_pop that then drains the queue.
-// The value is in the queue from the start, and it leaves only after
-// close(). So the queue is never open and empty, and the timed pop must not
-// time out: it receives the value or, once drained, closed.  It fails when a
-// claim that finds nothing reports a timeout on the strength of a closed
-// check made before it: the close and the drain can both fall between the
-// two reads.
+// A timed pop beside a close() and the try_pop that then drains the queue
+// (cubby_model::timed_pop_beside_close_and_drain).
 MC_TEST(queue_c1_timed_pop_beside_close_and_drain, mc::Options{}.bound(2)) {
-  struct S {
-    Q q{1};
-    Status qs = Status::timeout;
-    int got = -1;
-    std::optional<int> drained;
-  };
-  auto* s = mc::make<S>();
-  MC_ASSERT(s->q.push(1) == Status::ok);
-  t.thread([s] { s->qs = s->q.pop_for(s->got, 1ms); });
-  t.thread([s] {
-    s->q.close();
-    s->drained = s->q.try_pop();
-  });
-  t.after([s] {
-    MC_ASSERT(s->qs != Status::timeout);
-    MC_ASSERT((s->qs == Status::ok && s->got == 1 && !s->drained) ||
-              (s->qs == Status::closed && s->drained && *s->drained == 1));
-    mc::destroy(s);
-  });
+  cubby_model::timed_pop_beside_close_and_drain<Q>(t, std::size_t{1});
 }
 
 // Capacity 1 already full: a timed push waits for room; a blocking pop makes
