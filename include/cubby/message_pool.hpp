@@ -336,8 +336,9 @@ class BasicMessageEngine {
     if (m == nullptr) return;
     assert(m->owner_ == this && "MessageEngine::put: message of another engine");
     // No place: the pool is full (see Places in the class comment).
-    // relaxed: a hint; [P3] below settles the race with shutdown().
-    if (m->node_ == 0 || shut_down_.load(std::memory_order_relaxed)) return destroy(m);
+    if (m->node_ == 0) return destroy(m);
+    // No early look at the shut-down flag: both paths below read it after
+    // pooling m ([P5], [P3]) and drain if it is set, which destroys m.
     m->reset();
     if (ThreadCache* tc = my_cache()) {
       // relaxed: a hint (see note_steal): after a steal, some puts go to the
