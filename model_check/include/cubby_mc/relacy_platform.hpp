@@ -191,11 +191,11 @@ struct ModelPlatform {
     return futex_wait_impl(word, expected, deadline != nullptr && detail::g_timeouts);
   }
   static void wake(atomic<std::uint32_t>& word, std::uint32_t) { futex_wake(word); }
-  // Never: under Relacy, timeouts are explored only at the timed wait.  Our
-  // checker also explores a passed deadline at every clock check (see
-  // cubby_mc/platform.hpp), which is what finds a timeout answered on stale
-  // grounds (claim_until's [C2]).
-  static bool deadline_passed(const platform::SteadyTime&) { return false; }
+  // deadline_passed: either answer, a choice Relacy's scheduler explores
+  // (rl::rand), as our checker does at every clock check (see
+  // cubby_mc/platform.hpp): what finds a timeout answered on stale grounds
+  // (claim_until's [C2]).  Never with Options::no_timeouts().
+  static bool deadline_passed(const platform::SteadyTime&) { return detail::g_timeouts && rl::rand(2) == 1; }
   static void pause() { rl::yield(1, $); }
   static void yield() { rl::yield(1, $); }
   static void fence(std::memory_order mo) { mc::fence(mo); }
