@@ -18,9 +18,25 @@
 // in line was already owed (see cubby.hpp, close), a Queue completes no push
 // once close() has returned.
 //
-// Arrival order: every blocking push and pop takes a ticket when it arrives;
+// Arrival order: a blocking push or pop takes a ticket when it arrives;
 // push k deposits the k-th value and pop k receives it.  Waiting pushers
-// deposit and waiting poppers receive strictly in arrival order.
+// deposit and waiting poppers receive strictly in ticket order, and every
+// thread that sleeps holds a ticket.
+//
+// Late claims: in a queue of capacity 2 or more, a thread that has lately
+// had to yield (Platform::claim_late(); natively, for 64 operations after
+// its last yield) claims its ticket late: it polls, spinning and yielding as
+// a wait does, until the next ticket's slot is at that ticket's turn, takes
+// the ticket then (a CAS) and completes at once.  Only when the spin budget
+// is spent does it take a ticket and wait in line, sleeping unless its turn
+// has come: the operation spins its budget once, polling or waiting.  With
+// more threads than cores, a descheduled thread that holds a ticket stalls
+// the threads behind it on its slot; a polling thread holds none.  A late
+// claim only delays the moment the ticket is taken, so FIFO and
+// linearizability are those of tickets taken on arrival; what it gives up
+// is arrival order among threads still polling (bounded by the spin
+// budget), and pressure() does not count them.  A queue of capacity 1
+// always takes tickets on arrival, as a Cubby.
 //
 // Timed and try operations take a ticket only once it is *promised* (for a
 // push: fewer than capacity() values or pushes ahead of it not yet claimed by
@@ -101,7 +117,8 @@
 //   dispatch (two lines): push_ and pop_, the 64-bit ticket counters, each on
 //     its own line, so a lone producer's and a lone consumer's counters stay
 //     in their own caches; pressure() == push_ - pop_ (k > capacity:
-//     k - capacity pushers wait, k < 0: -k poppers wait).  Arrivals write
+//     k - capacity pushers wait, k < 0: -k poppers wait; threads polling
+//     for a late claim are not counted).  Arrivals write
 //     these lines, handoffs the slot lines; the config line is only read, so
 //     it stays shared in every cache.
 //   Ticket t uses slot t mod capacity in lap t div capacity, with turns
@@ -120,8 +137,9 @@
 //   2^64 operations, centuries, to reach it, and a StartTicket (which lets
 //   tests start next to a wrap) above 2^63 is rejected for it.
 //
-// Costs (uncontended): push or pop = one load of the config line, one
-// fetch_add on its counter's line, and on the slot line one acquire load,
+// Costs (uncontended): push or pop = one load of the config line, a
+// thread-local read (Platform::claim_late), one fetch_add on its counter's
+// line, and on the slot line one acquire load,
 // plain stores (two for a push, one for a pop) and one load, the value move:
 // no RMW and no fence on the slot (detail/turn_slot.hpp); no syscall unless a
 // thread sleeps.
@@ -310,23 +328,26 @@ class Queue {
 
   std::size_t capacity() const noexcept { return config_->slots.capacity(); }
 
-  // push: deposits v, waiting (in arrival order) while the queue is full.
+  // push: deposits v, waiting (in ticket order; see Arrival order) while the
+  // queue is full.
   // ok, or closed (v left with the caller).
   Status push(T&& v) noexcept {
-    if (closed_flag()) return Status::closed;  // void tickets after close stay rare
-    const std::uint64_t t = dispatch().take_push();
-    return slot_of(t).put(put_turn(t), v);
+    std::uint64_t t = 0;
+    typename Slot::Backoff spent;
+    if (!arrive(0, t, spent)) return Status::closed;
+    return slot_of(t).put(put_turn(t), v, spent);
   }
   Status push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     T copy(v);
     return push(std::move(copy));
   }
-  // pop: receives the next value, waiting (in arrival order) while the queue
+  // pop: receives the next value, waiting (in ticket order) while the queue
   // is empty.  ok, or closed (closed and drained; `out` untouched).
   Status pop(T& out) noexcept {
-    if (closed_flag()) return drain_closed(out);
-    const std::uint64_t t = dispatch().take_pop();
-    const Status s = slot_of(t).take(take_turn(t), out);
+    std::uint64_t t = 0;
+    typename Slot::Backoff spent;
+    if (!arrive(1, t, spent)) return drain_closed(out);
+    const Status s = slot_of(t).take(take_turn(t), out, spent);
     return s == Status::closed ? drain_closed(out) : s;  // a hole or beyond the last push
   }
 
@@ -514,6 +535,29 @@ class Queue {
     // happens-before what follows, so a fresh count of the push tickets
     // covers every value still owed.
     while ((config_->closed.load(CUBBY_ORDER(Q6, std::memory_order_acquire)) & kSlotsClosed) == 0) Platform::yield();
+  }
+
+  // arrive: a blocking push's (side 0) or pop's (side 1) ticket, taken on
+  // arrival, or late (see Contract, "Arrival order") when the platform says
+  // so and the capacity is above 1 (a queue of capacity 1 keeps a Cubby's
+  // arrival order); false, with no ticket taken, if the queue was seen
+  // closed first (void tickets after close stay rare).  `spent`: the spin
+  // budget a late claim used, which the wait that follows does not repeat.
+  bool arrive(unsigned side, std::uint64_t& t, typename Slot::Backoff& spent) noexcept {
+    if (closed_flag()) return false;
+    if (capacity() > 1 && platform::claims_late<Platform>()) {
+      auto ready = [this, side](std::uint64_t k) {
+        return slot_of(k).ready(Slot::turn_for(config_->slots.lap(k), side));
+      };
+      auto closed = [this] { return closed_flag(); };
+      if (side == 0 ? dispatch().take_ready_push(t, spent, ready, closed)
+                    : dispatch().take_ready_pop(t, spent, ready, closed)) {
+        return true;
+      }
+      if (closed_flag()) return false;
+    }
+    t = side == 0 ? dispatch().take_push() : dispatch().take_pop();
+    return true;
   }
 
   Slot& slot_of(std::uint64_t t) noexcept { return *config_->slots.slot(config_->slots.index(t)); }

@@ -83,6 +83,25 @@ class TicketDispatch {
     return pop_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
   }
 
+  // take_ready_push / take_ready_pop: a late claim (Queue, "Arrival
+  // order").  Polls the counter, spinning and yielding as a blocking wait
+  // does (`backoff`), until ready(t) says the next ticket t's slot is at its
+  // turn, and takes t then, with a CAS; returns false, having taken nothing,
+  // once the budget is spent or give_up() says so (the wait that follows
+  // then spins only for what is left of `backoff`).  The poll only reads:
+  // the CAS acts as the fetch_add of take_push would at that moment, so a
+  // late claim's run is a run of a thread that arrived at the CAS.
+  template <class Ready, class GiveUp>
+  bool take_ready_push(std::uint64_t& ticket, platform::Backoff<Platform>& backoff, Ready ready,
+                       GiveUp give_up) noexcept {
+    return take_ready(push_, ticket, backoff, ready, give_up);
+  }
+  template <class Ready, class GiveUp>
+  bool take_ready_pop(std::uint64_t& ticket, platform::Backoff<Platform>& backoff, Ready ready,
+                      GiveUp give_up) noexcept {
+    return take_ready(pop_, ticket, backoff, ready, give_up);
+  }
+
   // try_take_promised_push: a push ticket whose pop partner has arrived
   // (push - pop < capacity).  The counters only grow, so a stale pop_
   // understates the promise and the CAS validates push_; data is ordered by
@@ -209,6 +228,29 @@ class TicketDispatch {
   }
 
  private:
+  template <class Ready, class GiveUp>
+  static bool take_ready(TicketCounter<Platform>& counter, std::uint64_t& ticket, platform::Backoff<Platform>& backoff,
+                         Ready ready, GiveUp give_up) noexcept {
+    // relaxed: a guess the CAS validates; no data flows through the counter.
+    std::uint64_t t = counter.load(std::memory_order_relaxed);
+    for (;;) {
+      if (ready(t)) {
+        // [A2] release on success: [A1] for this write of the counter (a
+        // promise test that reads it counts what happened before it).
+        // relaxed on failure: the value read is only the next guess.
+        if (counter.compare_exchange_weak(t, t + 1, CUBBY_ORDER(A2, std::memory_order_release),
+                                          std::memory_order_relaxed)) {
+          ticket = t;
+          return true;
+        }
+        continue;  // another thread took t (or a spurious failure): try the next
+      }
+      if (give_up() || !backoff.spin_once()) return false;
+      // relaxed: a guess, as above.
+      t = counter.load(std::memory_order_relaxed);
+    }
+  }
+
   TicketCounter<Platform>& push_;
   TicketCounter<Platform>& pop_;
   CloseTickets<Platform>* close_;  // Cubby's; null for Queue

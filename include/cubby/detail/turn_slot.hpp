@@ -130,12 +130,16 @@ class TurnSlot {
   // turn until after the closed flag was seen by the previous turn's owner,
   // so that the flag is ordered before the put's check by the turn word
   // ([S3] then [S1]/[S2]): Cubby (cubby.hpp, "The close rule").
+  //
+  // spent: the spin budget the caller has already used on this operation (a
+  // late claim's poll, see Queue); the wait spins only for the rest.
   enum class Guard { busy, ordered };
+  using Backoff = platform::Backoff<Platform>;
   template <class Admitted>
-  Status put(Word turn, T& v, Admitted admitted, Guard guard = Guard::busy) noexcept {
+  Status put(Word turn, T& v, Admitted admitted, Guard guard = Guard::busy, Backoff spent = {}) noexcept {
     static_assert(std::is_nothrow_move_constructible_v<T>);
     const Word mine = at(turn);
-    if (wait_until(turn, [&admitted](Word) { return !admitted(); }) != mine) return Status::closed;
+    if (wait_until(turn, [&admitted](Word) { return !admitted(); }, spent) != mine) return Status::closed;
     // The turn is ours, so is the cell.  The value goes in before busy, so
     // that the busy window (which close() waits out) runs no user code.
     value_.write().construct(std::move(v));
@@ -167,32 +171,34 @@ class TurnSlot {
     return Status::ok;
   }
   // put without a close policy: no put completes once the closed flag is seen.
-  Status put(Word turn, T& v) noexcept {
-    return put(turn, v, [] { return false; });
+  Status put(Word turn, T& v, Backoff spent = {}) noexcept {
+    return put(turn, v, [] { return false; }, Guard::busy, spent);
   }
 
   // take: the owner of `turn` (a take turn) moves the value out and hands the
   // slot to the next lap's put.  Blocks until the value is there, or until
   // the slot is closed with no value for this turn.
-  Status take(Word turn, T& out) noexcept {
+  // spent: as for put.
+  Status take(Word turn, T& out, Backoff spent = {}) noexcept {
     static_assert(std::is_nothrow_move_assignable_v<T>);
-    return take_with(turn, [&out](T&& v) noexcept { out = std::move(v); });
+    return take_with(turn, [&out](T&& v) noexcept { out = std::move(v); }, nothing_comes_by_default, spent);
   }
   // take_with: as take, but hands the value (as T&&) to `sink`, which must
   // not throw; for receivers that construct rather than assign (optional<T>).
   // Without a close policy, a closed slot on a put turn will receive nothing.
+  static constexpr bool nothing_comes_by_default(Word w) noexcept { return (turn_of(w) & 1u) == 0; }
   template <class Sink>
   Status take_with(Word turn, Sink&& sink) noexcept {
-    return take_with(turn, sink, [](Word w) { return (turn_of(w) & 1u) == 0; });
+    return take_with(turn, sink, nothing_comes_by_default);
   }
   // take_with(turn, sink, nothing_comes): nothing_comes(w), consulted only
   // once the slot is closed and settled (no put busy, [D3]) at word w, which
   // is not at `turn`, says that no put will ever deposit this turn's value;
   // the take then returns closed.
   template <class Sink, class NothingComes>
-  Status take_with(Word turn, Sink&& sink, NothingComes nothing_comes) noexcept {
+  Status take_with(Word turn, Sink&& sink, NothingComes nothing_comes, Backoff spent = {}) noexcept {
     static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "TurnSlot::take_with: the sink must be noexcept");
-    if (wait_until(turn, nothing_comes) != at(turn)) return Status::closed;  // closed, and no put will deposit
+    if (wait_until(turn, nothing_comes, spent) != at(turn)) return Status::closed;  // closed, and no put will deposit
     // The value leaves the cell (a move construction, as a put's deposit)
     // before the turn is handed on; the sink runs after.  The sink's
     // assignment may destroy the receiver's old value, i.e. run user code
@@ -243,6 +249,12 @@ class TurnSlot {
     // [S3] acquire: pairs with close()'s release RMW.
     return (waiters_.load(CUBBY_ORDER(S3, std::memory_order_acquire)) & kClosed) != 0;
   }
+
+  // ready: whether the word is at `turn`, not busy, now: a hint for a late
+  // claim (Queue), whose owner then acts only through its ticket: put and
+  // take re-read the word with [S2] and wait if it is not at their turn.
+  // relaxed: a stale answer only delays or hastens the claim.
+  bool ready(Word turn) const noexcept { return state_.load(std::memory_order_relaxed) == at(turn); }
 
   // holds_value: whether a put's value sits in the slot.  Only meaningful
   // when no operation runs (destruction); relaxed: quiescent by contract.
@@ -310,11 +322,11 @@ class TurnSlot {
 
   // wait_until: returns the state word once it is at `turn`, or once the
   // slot is closed and settled and give_up(word) says so (the word is then
-  // not at `turn`).  Spins, then sleeps on turn's channel.
+  // not at `turn`).  Spins (what is left of `backoff`), then sleeps on
+  // turn's channel.
   template <class GiveUp>
-  Word wait_until(Word turn, GiveUp give_up) noexcept {
+  Word wait_until(Word turn, GiveUp give_up, Backoff backoff) noexcept {
     const Word mine = at(turn);
-    platform::Backoff<Platform> backoff;
     bool settled = false;  // closed seen, and [D3] run since
     for (;;) {
       // [S2] acquire: pairs with [S1]: the previous turn's access to the value

@@ -34,4 +34,15 @@ class Backoff {
   unsigned step_ = 0;
 };
 
+// claims_late: Platform::claim_late() if the platform has it, else false (a
+// platform without it always takes tickets on arrival).
+template <class Platform>
+bool claims_late() noexcept {
+  if constexpr (requires { Platform::claim_late(); }) {
+    return Platform::claim_late();
+  } else {
+    return false;
+  }
+}
+
 }  // namespace cubby::platform

@@ -114,7 +114,8 @@ struct IpcPlatform {
   static void wake(atomic<std::uint32_t>& word, std::uint32_t /*channels*/) noexcept { word.native().notify_all(); }
   static bool deadline_passed(const SteadyTime& deadline) noexcept { return platform::deadline_passed(deadline); }
   static void pause() noexcept { cpu_relax(); }
-  static void yield() noexcept { std::this_thread::yield(); }
+  static void yield() noexcept { NativePlatform::yield(); }
+  static bool claim_late() noexcept { return NativePlatform::claim_late(); }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
   // Both sides full fences: membarrier's private command reaches the threads
   // of one process only, and the other side may run in another.

@@ -30,6 +30,12 @@
 //       waits can time out at any step, which covers an early deadline.
 //   static void pause();      one step of a spin loop (a pause instruction)
 //   static void yield();      give the CPU away (sched_yield)
+//   static bool claim_late();  (optional; absent: always false)
+//       Whether the calling thread's next blocking push or pop of a Queue
+//       claims its ticket late: it polls for a slot at its turn, taking no
+//       ticket, before it takes one (queue.hpp, "Arrival order").  The
+//       native platform answers true for 64 operations after the thread last
+//       yielded (it met contention); a checker explores both answers.
 //   static void fence(std::memory_order);
 //   static void light_barrier();  static void heavy_barrier();
 //       An asymmetric pair of full barriers (folly calls them
@@ -202,6 +208,12 @@ inline std::uint32_t thread_index_bound() noexcept {
   return detail::g_thread_index_bound.load(std::memory_order_relaxed);
 }
 
+namespace detail {
+// The thread's remaining late claims (NativePlatform::claim_late); private to
+// the thread, so plain.
+inline thread_local std::uint32_t t_late_claims = 0;
+}  // namespace detail
+
 // The real platform, for memory private to one process.
 struct NativePlatform {
   template <class T>
@@ -227,7 +239,23 @@ struct NativePlatform {
   // deadline_passed: read by timed operations before they yield or sleep.
   static bool deadline_passed(const SteadyTime& deadline) noexcept { return platform::deadline_passed(deadline); }
   static void pause() noexcept { cpu_relax(); }
-  static void yield() noexcept { std::this_thread::yield(); }
+  // yield: also notes that this thread met contention (see claim_late).
+  static void yield() noexcept {
+    detail::t_late_claims = late_claims_after_yield;
+    std::this_thread::yield();
+  }
+  // claim_late: true for the next late_claims_after_yield calls after the
+  // thread's last yield.  A thread that had to yield shares the CPUs with
+  // more threads than there are; a ticket it holds while it is descheduled
+  // would stall the threads after it in line, a late claim does not.
+  // Threads that never yield keep the plain ticket, the cheaper path
+  // (bench/README.md, eleventh experiment).
+  static constexpr std::uint32_t late_claims_after_yield = 64;
+  static bool claim_late() noexcept {
+    if (detail::t_late_claims == 0) return false;
+    --detail::t_late_claims;
+    return true;
+  }
   static void fence(std::memory_order order) noexcept { std::atomic_thread_fence(order); }
   static void light_barrier() noexcept { asymmetric_light_barrier(); }
   static void heavy_barrier() noexcept { asymmetric_heavy_barrier(); }
