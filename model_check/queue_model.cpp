@@ -854,3 +854,94 @@ MC_TEST(queue_c2_try_push_after_pop_finds_room, mc::Options{}.bound(2)) {
   });
   t.after([s] { mc::destroy(s); });
 }
+
+// ------------------------------------------------------------ late claims ----
+// A blocking push or pop of a queue of capacity 2 or more may claim its
+// ticket late (queue.hpp, "Arrival order"): it polls for the next ticket
+// whose slot is at its turn and takes it with a CAS ([A2]).  These tests
+// explore both answers of Platform::claim_late() at every such operation
+// (Options::late); a queue of capacity 1 never claims late.
+
+// One pusher, one popper, three values through two slots (slot 0 reused in
+// lap 1): in order, once each, whichever way each ticket is taken.
+MC_TEST(queue_c2_late_push_pop, mc::Options{}.bound(1).late()) {
+  struct S {
+    Q q{2};
+    int a = -1, b = -1, c = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    for (int v = 1; v <= 3; ++v) MC_ASSERT(s->q.push(v) == Status::ok);
+  });
+  t.thread([s] {
+    MC_ASSERT(s->q.pop(s->a) == Status::ok);
+    MC_ASSERT(s->q.pop(s->b) == Status::ok);
+    MC_ASSERT(s->q.pop(s->c) == Status::ok);
+  });
+  t.after([s] {
+    MC_ASSERT(s->a == 1 && s->b == 2 && s->c == 3);
+    MC_ASSERT(s->q.pressure() == 0);
+    mc::destroy(s);
+  });
+}
+
+// Two pushers (one value each) and a popper of two values, on a queue of
+// capacity 2 that holds one value: one pusher may wait for room.  Every
+// value is received exactly once, the one queued first before the pushers'
+// (FIFO).
+MC_TEST(queue_c2_late_mpsc_exactly_once, mc::Options{}.bound(1).late()) {
+  struct S {
+    Q q{2};
+    int a = -1, b = -1;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(0) == Status::ok);
+  t.thread([s] { MC_ASSERT(s->q.push(1) == Status::ok); });
+  t.thread([s] { MC_ASSERT(s->q.push(2) == Status::ok); });
+  t.thread([s] {
+    MC_ASSERT(s->q.pop(s->a) == Status::ok);
+    MC_ASSERT(s->q.pop(s->b) == Status::ok);
+  });
+  t.after([s] {
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == 1 && s->a == 0);
+    MC_ASSERT(s->b + l.v[0] == 3 && s->b != l.v[0]);
+    mc::destroy(s);
+  });
+}
+
+// A push waiting on a full queue of capacity 2 when close() runs: it
+// returns closed with its value; the pops receive the two values there,
+// then closed.
+MC_TEST(queue_c2_late_waiting_push_after_close, mc::Options{}.bound(2).no_timeouts().late()) {
+  struct S {
+    Q q{2};
+    int x = -1, y = -1, z = -1;
+    Status pushed = Status::ok, third = Status::ok;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  MC_ASSERT(s->q.push(2) == Status::ok);
+  t.thread([s] {
+    int v = 3;
+    s->pushed = s->q.push(std::move(v));
+    if (s->pushed == Status::closed) MC_ASSERT(v == 3);  // the value is back with the caller
+  });
+  t.thread([s] {
+    s->q.close();
+    MC_ASSERT(s->q.pop(s->x) == Status::ok);
+    MC_ASSERT(s->q.pop(s->y) == Status::ok);
+    s->third = s->q.pop(s->z);
+  });
+  t.after([s] {
+    MC_ASSERT(s->x == 1 && s->y == 2);
+    MC_ASSERT(s->third == Status::closed && s->pushed == Status::closed);
+    mc::destroy(s);
+  });
+}
+
+// [Q5][Q6] queue_c1_closed_pop_is_final at capacity 2, with late claims: a
+// push that returns ok is received by the popper that pops until `closed`.
+MC_TEST(queue_c2_late_closed_pop_is_final, mc::Options{}.bound(1).spurious(1, 1).late()) {
+  cubby_model::closed_pop_is_final<Q>(t, std::size_t{2});
+}

@@ -207,7 +207,7 @@ struct ModelThread {
   unsigned spurious_wakeups_used = 0, spurious_cas_used = 0;
 };
 
-enum class Kind : std::uint8_t { thread, read, slot, cas, wake, fulfil, deadline };
+enum class Kind : std::uint8_t { thread, read, slot, cas, wake, fulfil, deadline, late };
 
 // Promise: a load that read a value no executed store had written yet.
 struct Promise {
@@ -1083,6 +1083,15 @@ class Engine {
     return passed;
   }
 
+  // claim_late: with late claims on, both answers explored; a choice of this
+  // thread, not a step (as deadline_passed).
+  bool claim_late(const SL& where) {
+    if (inert || peeking || !opt.late_claims) return false;
+    const bool late = choose(2, Kind::late) == 1;
+    if (tracing && late) event(cur, "claims its ticket late", where);
+    return late;
+  }
+
   platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool deadline,
                                    const SL& where) {
     if (inert || peeking) return platform::FutexResult::value_changed;
@@ -1494,6 +1503,7 @@ void fence(std::memory_order mo, const source_location& where) { engine().fence(
 void barrier(bool heavy, const source_location& where) { engine().barrier(heavy, where); }
 void yield(const char* what, const source_location& where) { engine().yield(what, where); }
 bool deadline_passed(const source_location& where) { return engine().deadline_passed(where); }
+bool claim_late(const source_location& where) { return engine().claim_late(where); }
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where) {
   return g_engine->futex_wait(id, expected, channels, has_deadline, where);
@@ -1706,7 +1716,7 @@ int run_main(int argc, char** argv) {
   bool list = false, expect_set = false, expect_any = false;
   Failure expect = Failure::none;
   Options over;
-  bool set_search = false, set_seed = false, set_iter = false, set_bound = false, speculate = false;
+  bool set_search = false, set_seed = false, set_iter = false, set_bound = false, speculate = false, late = false;
   bool set_spurious = false, set_budget = false, partial_ok = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -1742,6 +1752,8 @@ int run_main(int argc, char** argv) {
       set_bound = true;
     } else if (a == "--speculate") {
       speculate = true;
+    } else if (a == "--late-claims") {
+      late = true;
     } else if (a == "--spurious") {
       over.spurious_wakeups = static_cast<unsigned>(std::stoul(next()));
       set_spurious = true;
@@ -1772,6 +1784,7 @@ int run_main(int argc, char** argv) {
     if (set_iter) o.iterations = over.iterations;
     if (set_bound) o.preemption_bound = over.preemption_bound;
     if (speculate) o.speculate_loads = true;
+    if (late) o.late_claims = true;
     if (set_spurious) o.spurious_wakeups = over.spurious_wakeups;
     if (set_budget) o.max_executions = over.max_executions;
     if (partial_ok) o.allow_partial = true;

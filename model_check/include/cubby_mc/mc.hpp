@@ -120,6 +120,8 @@ struct Options {
   bool stale_cas = true;              // a failing CAS may read a stale value (it is then only a load)
   bool store_reorder = true;          // a non-seq_cst store may take a modification-order slot before
                                       // stores it does not happen after (2+2W)
+  bool late_claims = false;          // Platform::claim_late() answers either way, explored (a Queue's
+                                      // blocking operations may claim their tickets late)
   bool speculate_loads = false;       // a non-seq_cst load may read a value a store that has not
                                       // executed yet will write (load buffering; README.md, "Load
                                       // speculation"); one weak-memory choice each
@@ -140,6 +142,7 @@ struct Options {
   Options& spurious(unsigned wakeups, unsigned cas) { spurious_wakeups = wakeups; spurious_cas = cas; return *this; }
   Options& no_timeouts() { timeouts = false; return *this; }
   Options& speculate(bool on = true) { speculate_loads = on; return *this; }
+  Options& late(bool on = true) { late_claims = on; return *this; }
   Options& budget(std::uint64_t executions, double seconds) { max_executions = executions; time_limit_s = seconds; return *this; }
   Options& partial_ok(bool on = true) { allow_partial = on; return *this; }
   Options& expect_failure(Failure f) { expect = f; return *this; }
@@ -194,7 +197,7 @@ Result replay(const std::string& token, const Options& options, const std::funct
 
 // run_main: the command-line runner for MC_TEST tests (see README.md):
 //   <exe> [--list] [--test NAME]... [--replay TOKEN] [--search dfs|pct|random]
-//         [--seed N] [--iterations N] [--bound N] [--speculate] [--spurious N]
+//         [--seed N] [--iterations N] [--bound N] [--speculate] [--late-claims] [--spurious N]
 //         [--budget N] [--partial-ok] [--expect KIND|any]
 // The environment variable CUBBY_MC_REPLAY=TOKEN works like --replay.
 int run_main(int argc, char** argv);
@@ -234,6 +237,9 @@ void yield(const char* what, const source_location& where);
 // deadline_passed: a timed operation's clock check; both answers explored
 // (false only, with Options::no_timeouts).
 bool deadline_passed(const source_location& where);
+// claim_late: ModelPlatform::claim_late; both answers explored with
+// Options::late_claims, else false.
+bool claim_late(const source_location& where);
 platform::FutexResult futex_wait(std::uint32_t id, std::uint32_t expected, std::uint32_t channels, bool has_deadline,
                                  const source_location& where);
 void futex_wake(std::uint32_t id, std::uint32_t channels, const source_location& where);

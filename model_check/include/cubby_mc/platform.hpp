@@ -48,6 +48,10 @@ struct ModelPlatform {
   static bool deadline_passed(const platform::SteadyTime&, source_location where = source_location::current()) {
     return detail::deadline_passed(where);
   }
+  // claim_late: either answer, explored, with Options::late_claims (the
+  // --late-claims flag); otherwise false, so that tests of arrival order see
+  // tickets taken on arrival.
+  static bool claim_late(source_location where = source_location::current()) { return detail::claim_late(where); }
   static void pause(source_location where = source_location::current()) { detail::yield("pause", where); }
   static void yield(source_location where = source_location::current()) { detail::yield("yield", where); }
   static void fence(std::memory_order mo, source_location where = source_location::current()) {

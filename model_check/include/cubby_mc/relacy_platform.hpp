@@ -45,6 +45,7 @@ struct Options {
   std::uint64_t seed = 1;
   std::uint64_t iterations = 20000;
   bool timeouts = true;
+  bool late_claims = false;
   Failure expect = Failure::none;
   Options& bound(unsigned b) { preemption_bound = b; return *this; }
   Options& stale(unsigned w) { stale_bound = w; return *this; }
@@ -59,6 +60,7 @@ struct Options {
   Options& budget(std::uint64_t, double) { return *this; }
   // Our checker's search options; Relacy explores in its own way.
   Options& speculate(bool = true) { return *this; }
+  Options& late(bool on = true) { late_claims = on; return *this; }
   Options& partial_ok(bool = true) { return *this; }
   Options& expect_failure(Failure f) { expect = f; return *this; }
 };
@@ -174,7 +176,8 @@ void destroy(T* p) {
 inline void check(bool ok) { RL_ASSERT(ok); }
 
 namespace detail {
-inline bool g_timeouts = true;  // the running test's Options::timeouts
+inline bool g_timeouts = true;      // the running test's Options::timeouts
+inline bool g_late_claims = false;  // Options::late_claims (or --late-claims)
 }  // namespace detail
 
 struct ModelPlatform {
@@ -196,6 +199,9 @@ struct ModelPlatform {
   // cubby_mc/platform.hpp): what finds a timeout answered on stale grounds
   // (claim_until's [C2]).  Never with Options::no_timeouts().
   static bool deadline_passed(const platform::SteadyTime&) { return detail::g_timeouts && rl::rand(2) == 1; }
+  // claim_late: either answer, a choice Relacy explores, with
+  // Options::late_claims (as our checker; see cubby_mc/platform.hpp).
+  static bool claim_late() { return detail::g_late_claims && rl::rand(2) == 1; }
   static void pause() { rl::yield(1, $); }
   static void yield() { rl::yield(1, $); }
   static void fence(std::memory_order mo) { mc::fence(mo); }
@@ -287,8 +293,10 @@ inline unsigned long env_number(const char* name, unsigned long fallback) {
 // run_main: runs the registered tests under Relacy: --test NAME selects.
 inline int run_main(int argc, char** argv) {
   std::vector<std::string> names;
+  bool late = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--test") == 0 && i + 1 < argc) names.push_back(argv[++i]);
+    if (std::strcmp(argv[i], "--late-claims") == 0) late = true;
   }
   int failed = 0;
   for (const auto& t : detail::registry()) {
@@ -297,6 +305,7 @@ inline int run_main(int argc, char** argv) {
     if (!selected) continue;
     detail::g_body = t.body;
     detail::g_timeouts = t.options.timeouts;
+    detail::g_late_claims = late || t.options.late_claims;
     rl::test_params probe;
     probe.iteration_count = 1;
     probe.search_type = rl::sched_random;
