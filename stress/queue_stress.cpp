@@ -6,6 +6,9 @@
 //              progress (values move until each epoch's close)
 //   queue-lin  short windows checked against a bounded FIFO of capacity 2
 //              (holes left by voided pushes may sit between values)
+//   queue-late, queue-lin-late
+//              queue and queue-lin with every blocking push and pop claiming
+//              its ticket late (capacities 2 and up)
 //   queue-bulk producers/consumers mixing push_bulk/push_bulk_for/
 //              try_push_bulk and pop_bulk/pop_bulk_for/try_pop_bulk with the
 //              single-value API, epochs closed
@@ -87,6 +90,34 @@ const Registrar linearizability{Workload{
     check_linearizability, false, false, [](Run& run) {
       run_linearizability<U64Queue>(
           run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+    }, /*min_threads=*/2, kLinMaxThreads}};
+
+// LateClaimPlatform: the native platform, with every blocking push and pop of
+// a queue of capacity 2 or more claiming its ticket late (queue.hpp,
+// "Arrival order"); natively only a thread that has lately yielded does.
+struct LateClaimPlatform : platform::NativePlatform {
+  static bool claim_late() noexcept { return true; }
+};
+using U64LateQueue = Queue<std::uint64_t, LateClaimPlatform>;
+
+const Registrar transfer_late{Workload{
+    "queue-late", "queue's workload with every blocking operation claiming its ticket late", Kind::blocking,
+    check_conservation | check_fifo | check_progress, /*producer_consumer=*/true, /*expect_failure=*/false, [](Run& run) {
+      run_transfer<U64LateQueue>(
+          run,
+          [](Rng& rng) {
+            static constexpr std::size_t capacities[] = {2, 3, 4, 7, 16, 64};
+            const std::size_t capacity = capacities[rng.below(std::size(capacities))];
+            return std::make_unique<U64LateQueue>(capacity, random_queue_start(rng, capacity));
+          },
+          /*fifo=*/true);
+    }}};
+
+const Registrar linearizability_late{Workload{
+    "queue-lin-late", "queue-lin with every blocking operation claiming its ticket late", Kind::blocking,
+    check_linearizability, false, false, [](Run& run) {
+      run_linearizability<U64LateQueue>(
+          run, [](Rng& rng) { return std::make_unique<U64LateQueue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
     }, /*min_threads=*/2, kLinMaxThreads}};
 
 // ---------------------------------------------------------------------------

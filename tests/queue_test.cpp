@@ -1271,3 +1271,129 @@ TEST(Queue, SpscGlobalFifo) {
   }
   producer.join();
 }
+
+// ---------------------------------------------------------------- late claims
+// A blocking push or pop of a queue of capacity 2 or more claims its ticket
+// late when Platform::claim_late() says so (queue.hpp, "Arrival order").
+// LateClaimPlatform says so every time.
+struct LateClaimPlatform : cubby::platform::NativePlatform {
+  static bool claim_late() noexcept { return true; }
+};
+using LateQueue = Queue<std::uint64_t, LateClaimPlatform>;
+
+// The native platform claims late for 64 operations after the thread's last
+// yield, and not before any.
+TEST(QueueLateClaims, NativePlatformClaimsLateAfterAYield) {
+  using cubby::platform::NativePlatform;
+  std::thread([] {
+    EXPECT_FALSE(NativePlatform::claim_late());
+    NativePlatform::yield();
+    for (std::uint32_t i = 0; i < NativePlatform::late_claims_after_yield; ++i) EXPECT_TRUE(NativePlatform::claim_late()) << i;
+    EXPECT_FALSE(NativePlatform::claim_late());
+  }).join();
+}
+
+TEST(QueueLateClaims, FifoAcrossLapsSingleThread) {
+  LateQueue q(3);
+  for (std::uint64_t round = 0; round < 5; ++round) {
+    for (std::uint64_t i = 0; i < 3; ++i) ASSERT_EQ(q.push(round * 3 + i), Status::ok);
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      std::uint64_t v = 99;
+      ASSERT_EQ(q.pop(v), Status::ok);
+      EXPECT_EQ(v, round * 3 + i);
+    }
+  }
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+// A late claimer waiting on a full (or empty) queue still takes a ticket
+// once its spin budget is spent, so it shows in pressure() and sleeps; close
+// wakes it and it reports closed, its value handed back.
+TEST(QueueLateClaims, WaitersTakeTicketsSleepAndCloseWakesThem) {
+  LateQueue q(2);
+  ASSERT_EQ(q.push(1), Status::ok);
+  ASSERT_EQ(q.push(2), Status::ok);
+  std::uint64_t kept = 0;
+  Status pushed = Status::ok;
+  std::thread pusher([&] {
+    std::uint64_t v = 3;
+    pushed = q.push(std::move(v));
+    kept = v;
+  });
+  await([&] { return q.pressure() == 3; });
+  q.close();
+  pusher.join();
+  EXPECT_EQ(pushed, Status::closed);
+  EXPECT_EQ(kept, 3u);
+  std::uint64_t a = 0, b = 0, c = 0;
+  EXPECT_EQ(q.pop(a), Status::ok);
+  EXPECT_EQ(q.pop(b), Status::ok);
+  EXPECT_EQ(q.pop(c), Status::closed);
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, 2u);
+
+  LateQueue e(2);
+  std::uint64_t got = 0;
+  Status popped = Status::ok;
+  std::thread popper([&] { popped = e.pop(got); });
+  await([&] { return e.pressure() == -1; });
+  e.close();
+  popper.join();
+  EXPECT_EQ(popped, Status::closed);
+}
+
+// Many threads on 2 cores, every blocking operation claiming late: nothing
+// lost or duplicated, each producer's values in order.
+TEST(QueueLateClaims, OversubscribedConservationAndOrder) {
+  constexpr int producers = 5, consumers = 5, per = 2000;
+  LateQueue q(6);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::uint64_t>> got(consumers);
+  for (int p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      for (std::uint64_t i = 0; i < per; ++i) ASSERT_EQ(q.push((std::uint64_t(p) << 32) | i), Status::ok);
+    });
+  for (int c = 0; c < consumers; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per * producers / consumers; ++i) {
+        std::uint64_t v;
+        ASSERT_EQ(q.pop(v), Status::ok);
+        got[c].push_back(v);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<std::uint64_t> all;
+  for (auto& g : got) {
+    std::vector<std::int64_t> last(producers, -1);
+    for (auto v : g) {
+      const auto p = v >> 32;
+      const auto i = static_cast<std::int64_t>(v & 0xFFFFFFFFu);
+      EXPECT_GT(i, last[p]);
+      last[p] = i;
+    }
+    all.insert(all.end(), g.begin(), g.end());
+  }
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), std::size_t(producers * per));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  EXPECT_EQ(q.pressure(), 0);
+}
+
+// A queue of capacity 1 never claims late: waiting pushers deposit in
+// arrival order, as in a Cubby, whatever the platform says.
+TEST(QueueLateClaims, CapacityOneKeepsArrivalOrder) {
+  constexpr int n = 6;
+  Queue<int, LateClaimPlatform> q(1);
+  ASSERT_EQ(q.push(-1), Status::ok);
+  std::vector<std::thread> pushers;
+  for (int i = 0; i < n; ++i) {
+    pushers.emplace_back([&q, i] { EXPECT_EQ(q.push(i), Status::ok); });
+    await([&] { return q.pressure() == i + 2; });
+  }
+  for (int i = -1; i < n; ++i) {
+    int v = 0;
+    ASSERT_EQ(q.pop(v), Status::ok);
+    EXPECT_EQ(v, i);
+  }
+  for (auto& t : pushers) t.join();
+}
