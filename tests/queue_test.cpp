@@ -1222,9 +1222,13 @@ TEST(Queue, UncontendedOperationsMakeNoSyscall) {
 
 // ---------------------------------------------------------------- contention
 
-TEST(Queue, OversubscribedBlockingConservationAndOrder) {
+// oversubscribed_conservation_and_order: 5 producers and 5 consumers on a
+// queue Q of capacity 6: nothing lost or duplicated, each producer's values
+// in order at every consumer.
+template <class Q>
+void oversubscribed_conservation_and_order() {
   constexpr int producers = 5, consumers = 5, per = 2000;
-  Queue<std::uint64_t> q(6);
+  Q q(6);
   std::vector<std::thread> threads;
   std::vector<std::vector<std::uint64_t>> got(consumers);
   for (int p = 0; p < producers; ++p)
@@ -1255,6 +1259,10 @@ TEST(Queue, OversubscribedBlockingConservationAndOrder) {
   ASSERT_EQ(all.size(), std::size_t(producers * per));
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
   EXPECT_EQ(q.pressure(), 0);
+}
+
+TEST(Queue, OversubscribedBlockingConservationAndOrder) {
+  oversubscribed_conservation_and_order<Queue<std::uint64_t>>();
 }
 
 // A single producer and single consumer: global FIFO.
@@ -1344,40 +1352,7 @@ TEST(QueueLateClaims, WaitersTakeTicketsSleepAndCloseWakesThem) {
 
 // Many threads on 2 cores, every blocking operation claiming late: nothing
 // lost or duplicated, each producer's values in order.
-TEST(QueueLateClaims, OversubscribedConservationAndOrder) {
-  constexpr int producers = 5, consumers = 5, per = 2000;
-  LateQueue q(6);
-  std::vector<std::thread> threads;
-  std::vector<std::vector<std::uint64_t>> got(consumers);
-  for (int p = 0; p < producers; ++p)
-    threads.emplace_back([&, p] {
-      for (std::uint64_t i = 0; i < per; ++i) ASSERT_EQ(q.push((std::uint64_t(p) << 32) | i), Status::ok);
-    });
-  for (int c = 0; c < consumers; ++c)
-    threads.emplace_back([&, c] {
-      for (int i = 0; i < per * producers / consumers; ++i) {
-        std::uint64_t v;
-        ASSERT_EQ(q.pop(v), Status::ok);
-        got[c].push_back(v);
-      }
-    });
-  for (auto& t : threads) t.join();
-  std::vector<std::uint64_t> all;
-  for (auto& g : got) {
-    std::vector<std::int64_t> last(producers, -1);
-    for (auto v : g) {
-      const auto p = v >> 32;
-      const auto i = static_cast<std::int64_t>(v & 0xFFFFFFFFu);
-      EXPECT_GT(i, last[p]);
-      last[p] = i;
-    }
-    all.insert(all.end(), g.begin(), g.end());
-  }
-  std::sort(all.begin(), all.end());
-  ASSERT_EQ(all.size(), std::size_t(producers * per));
-  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
-  EXPECT_EQ(q.pressure(), 0);
-}
+TEST(QueueLateClaims, OversubscribedConservationAndOrder) { oversubscribed_conservation_and_order<LateQueue>(); }
 
 // A queue of capacity 1 never claims late: waiting pushers deposit in
 // arrival order, as in a Cubby, whatever the platform says.
