@@ -253,7 +253,9 @@ class TurnSlot {
   // ready: whether the word is at `turn`, not busy, now: a hint for a late
   // claim (Queue), whose owner then acts only through its ticket: put and
   // take re-read the word with [S2] and wait if it is not at their turn.
-  // relaxed: a stale answer only delays or hastens the claim.
+  // relaxed: a stale "no" only delays the claim; a stale "yes" names a
+  // ticket another thread has taken already (only the turn's owner moves the
+  // word on), so the claim's CAS fails.
   bool ready(Word turn) const noexcept { return state_.load(std::memory_order_relaxed) == at(turn); }
 
   // holds_value: whether a put's value sits in the slot.  Only meaningful
