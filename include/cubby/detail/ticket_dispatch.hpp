@@ -237,9 +237,10 @@ class TicketDispatch {
       if (ready(t)) {
         // [A2] release on success: [A1] for this write of the counter (a
         // promise test that reads it counts what happened before it).
+        const auto on_success = CUBBY_ORDER(A2, std::memory_order_release);
         // relaxed on failure: the value read is only the next guess.
-        if (counter.compare_exchange_weak(t, t + 1, CUBBY_ORDER(A2, std::memory_order_release),
-                                          std::memory_order_relaxed)) {
+        const auto on_failure = std::memory_order_relaxed;
+        if (counter.compare_exchange_weak(t, t + 1, on_success, on_failure)) {
           ticket = t;
           return true;
         }
