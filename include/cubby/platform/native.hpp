@@ -246,8 +246,9 @@ struct NativePlatform {
   }
   // claim_late: true for the next late_claims_after_yield calls after the
   // thread's last yield.  A thread that had to yield shares the CPUs with
-  // more threads than there are; a ticket it holds while it is descheduled
-  // would stall the threads after it in line, a late claim does not.
+  // more threads than there are CPUs; a ticket it holds while it is
+  // descheduled would stall the threads after it in line, a late claim does
+  // not.
   // Threads that never yield keep the plain ticket, the cheaper path
   // (bench/README.md, eleventh experiment).
   static constexpr std::uint32_t late_claims_after_yield = 64;

@@ -120,7 +120,7 @@ struct Options {
   bool stale_cas = true;              // a failing CAS may read a stale value (it is then only a load)
   bool store_reorder = true;          // a non-seq_cst store may take a modification-order slot before
                                       // stores it does not happen after (2+2W)
-  bool late_claims = false;          // Platform::claim_late() answers either way, explored (a Queue's
+  bool late_claims = false;           // Platform::claim_late() answers either way, explored (a Queue's
                                       // blocking operations may claim their tickets late)
   bool speculate_loads = false;       // a non-seq_cst load may read a value a store that has not
                                       // executed yet will write (load buffering; README.md, "Load
