@@ -205,32 +205,52 @@ TEST(Backoff, SpinsThenYieldsThenTellsTheCallerToSleep) {
 // and the stores really race; the reset of x and y for the next round is
 // ordered by the barrier.  Without the barriers (a compiler barrier in their
 // place) this harness sees both loads read 0 in many rounds.
+//
+// The harness must end in bounded time on a loaded machine, where the other
+// thread may be descheduled for a whole time slice at every meeting (ctest
+// runs other tests beside it on two cores): a meeting yields after a short
+// spin, and the rounds stop at a deadline.  The main thread decides to stop
+// and says so before it arrives at the meeting that ends a round; the other
+// thread reads the decision after leaving that meeting, so both stop after
+// the same round.
 template <class Light, class Heavy>
-int store_buffering_both_zero(int rounds, Light light, Heavy heavy) {
+int store_buffering_both_zero(int rounds, Light light, Heavy heavy, Clock::time_point deadline) {
   std::atomic<int> arrived{0};
+  std::atomic<bool> stop{false};
   alignas(cubby::platform::cache_line_size) std::atomic<std::uint32_t> x{0};
   alignas(cubby::platform::cache_line_size) std::atomic<std::uint32_t> y{0};
-  std::vector<int> r1(static_cast<std::size_t>(rounds));
-  std::vector<int> r2(static_cast<std::size_t>(rounds));
-  // meet: the k-th meeting of the two threads (k counts from 1).
+  std::vector<int> r1(static_cast<std::size_t>(rounds), 1);
+  std::vector<int> r2(static_cast<std::size_t>(rounds), 1);
+  // meet: the k-th meeting of the two threads (k counts from 1).  [M]
+  // acq_rel increments and acquire loads: leaving meeting k, a thread has
+  // seen everything the other did before arriving at it (the resets, the
+  // reads, the stop decision).
   auto meet = [&](int k) {
-    arrived.fetch_add(1, std::memory_order_acq_rel);
-    while (arrived.load(std::memory_order_acquire) < 2 * k) {
-    }  // no pause: it would widen the skew between the two threads leaving
-  };
-  auto side = [&](std::atomic<std::uint32_t>& mine, std::atomic<std::uint32_t>& theirs, std::vector<int>& seen,
-                  auto barrier) {
-    for (int i = 0; i < rounds; ++i) {
-      meet(2 * i + 1);  // both reset their own word before this
-      mine.store(1, std::memory_order_relaxed);
-      barrier();
-      seen[static_cast<std::size_t>(i)] = static_cast<int>(theirs.load(std::memory_order_relaxed));
-      meet(2 * i + 2);  // both have read
-      mine.store(0, std::memory_order_relaxed);
+    arrived.fetch_add(1, std::memory_order_acq_rel);  // [M] release: this thread's round so far
+    for (unsigned spins = 0; arrived.load(std::memory_order_acquire) < 2 * k; ++spins) {  // [M] acquire
+      // No pause while spinning: it would widen the skew between the two
+      // threads leaving.  A yield after a while: the other thread is not
+      // running, and a spin would last until its time slice came.
+      if (spins >= 4096) std::this_thread::yield();
     }
   };
-  std::thread b([&] { side(y, x, r2, heavy); });
-  side(x, y, r1, light);
+  auto side = [&](std::atomic<std::uint32_t>& mine, std::atomic<std::uint32_t>& theirs, std::vector<int>& seen,
+                  auto barrier, bool decides) {
+    for (int i = 0; i < rounds; ++i) {
+      meet(2 * i + 1);  // both reset their own word before this
+      mine.store(1, std::memory_order_relaxed);  // relaxed: the race under test
+      barrier();
+      // relaxed: the race under test
+      seen[static_cast<std::size_t>(i)] = static_cast<int>(theirs.load(std::memory_order_relaxed));
+      // relaxed: published to the other thread by [M] at the next meeting
+      if (decides && Clock::now() >= deadline) stop.store(true, std::memory_order_relaxed);
+      meet(2 * i + 2);  // both have read
+      mine.store(0, std::memory_order_relaxed);  // relaxed: ordered before the next round by [M]
+      if (stop.load(std::memory_order_relaxed)) break;  // relaxed: the decider's store happens before, by [M]
+    }
+  };
+  std::thread b([&] { side(y, x, r2, heavy, false); });
+  side(x, y, r1, light, true);
   b.join();
   int both_zero = 0;
   for (std::size_t i = 0; i < r1.size(); ++i) both_zero += (r1[i] == 0 && r2[i] == 0) ? 1 : 0;
@@ -239,23 +259,25 @@ int store_buffering_both_zero(int rounds, Light light, Heavy heavy) {
 
 // The control: the same harness with compiler barriers only must see the
 // reordering, or the test below proves nothing.  Skipped (not failed) where
-// the two threads cannot race closely enough: one core, or an unoptimised
-// build (dev), where leaving the spin skews the threads by more than a store
-// waits in the store buffer.  The asan and tsan builds (-O2) see it.
+// the two threads cannot race closely enough: one core, a loaded machine, or
+// an unoptimised build (dev), where leaving the spin skews the threads by
+// more than a store waits in the store buffer.  The asan and tsan builds
+// (-O2) see it.
 // control_both_zero: the control's count of both-zero rounds (0: the
-// threads did not race here).
+// threads did not race here), within 20 seconds at most.
 int control_both_zero() {
   const auto compiler_barrier = [] { std::atomic_signal_fence(std::memory_order_seq_cst); };
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
   int both_zero = 0;
-  for (int attempt = 0; attempt < 10 && both_zero == 0; ++attempt) {
-    both_zero = store_buffering_both_zero(20000, compiler_barrier, compiler_barrier);
+  for (int attempt = 0; attempt < 10 && both_zero == 0 && Clock::now() < deadline; ++attempt) {
+    both_zero = store_buffering_both_zero(20000, compiler_barrier, compiler_barrier, deadline);
   }
   return both_zero;
 }
 
 TEST(AsymmetricBarrier, HarnessSeesStoreBufferingWithoutTheBarriers) {
   const int both_zero = control_both_zero();
-  if (both_zero == 0) GTEST_SKIP() << "no store buffering observed in 200,000 rounds: the threads did not race here";
+  if (both_zero == 0) GTEST_SKIP() << "no store buffering observed in 200,000 rounds or 20 s: the threads did not race here";
   RecordProperty("both_zero", both_zero);
 }
 
@@ -264,7 +286,8 @@ TEST(AsymmetricBarrier, HarnessSeesStoreBufferingWithoutTheBarriers) {
 TEST(AsymmetricBarrier, StoreBufferingNeverReadsBothZero) {
   if (control_both_zero() == 0) GTEST_SKIP() << "the control saw no store buffering here: nothing to prove";
   const int both_zero = store_buffering_both_zero(
-      20000, [] { NativePlatform::light_barrier(); }, [] { NativePlatform::heavy_barrier(); });
+      20000, [] { NativePlatform::light_barrier(); }, [] { NativePlatform::heavy_barrier(); },
+      Clock::now() + std::chrono::seconds(20));
   EXPECT_EQ(both_zero, 0);
   RecordProperty("membarrier", cubby::platform::detail::g_membarrier_ready.load() ? "registered" : "unavailable");
 }
