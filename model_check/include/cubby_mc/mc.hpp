@@ -46,9 +46,6 @@
 #include <functional>
 #include <memory>
 #include <version>
-#if defined(__cpp_lib_source_location)
-#include <source_location>
-#endif
 #include <string>
 #include <type_traits>
 #include <typeinfo>
@@ -59,13 +56,14 @@
 
 namespace cubby::mc {
 
-// source_location: std::source_location where the library has it; otherwise
-// (clang 14 with libstdc++ 12 lacks __builtin_source_location) the same
-// interface built on __builtin_FILE/LINE/FUNCTION, which gcc and clang
-// evaluate at the outermost call site when used in default arguments.
-#if defined(__cpp_lib_source_location)
-using source_location = std::source_location;
-#else
+// source_location: the interface of std::source_location, built on
+// __builtin_FILE/LINE/FUNCTION, which gcc and clang evaluate at the
+// outermost call site when used in default arguments.  One type for every
+// compiler, not std::source_location where the library has it: clang 14
+// with libstdc++ 12 lacks __builtin_source_location, and a type that
+// depended on the compiler would give the installed libraries a
+// compiler-dependent ABI (a checker built by clang could not be linked into
+// a test built by gcc; tests/consumer/check.sh does that).
 struct source_location {
   static constexpr source_location current(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE(),
                                            const char* func = __builtin_FUNCTION()) noexcept {
@@ -85,7 +83,6 @@ struct source_location {
   const char* func_ = "";
   std::uint_least32_t line_ = 0;
 };
-#endif
 
 // ---------------------------------------------------------------- options ----
 
