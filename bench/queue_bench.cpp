@@ -15,7 +15,8 @@
 //
 // cubby_spin16_0 is cubby::Queue with a spin budget of 16 pauses and no yield
 // before a wait sleeps; cubby uses the default budget
-// (NativePlatform::spin_pauses/spin_yields: 32 pauses, then 64 yields).
+// (NativePlatform::spin_pauses/spin_yields: about 2 us of pauses, then 64
+// yields).
 //
 // Peers, each used through its own blocking call where it has one, else
 // through a try-operation retried with the same spin-then-yield loop

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -20,6 +21,7 @@
 #include "cubby/platform/backoff.hpp"
 #include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/futex.hpp"
+#include "cubby/platform/ipc.hpp"
 #include "cubby/platform/native.hpp"
 #include "cubby/cubby.hpp"
 #include "harness/child_process.hpp"
@@ -196,6 +198,36 @@ TEST(Backoff, SpinsThenYieldsThenTellsTheCallerToSleep) {
   EXPECT_FALSE(b.spin_once());
   b.reset();
   EXPECT_TRUE(b.spin_once());
+}
+
+// The native budget is counted in time: pauses_for(ns) is ns over the
+// measured cost of a pause, within the clamp, and that cost is measured
+// once (every later answer agrees with the first measurement).
+TEST(Backoff, NativePauseBudgetIsTimeOverThePausesMeasuredCost) {
+  using cubby::platform::max_spin_pauses;
+  using cubby::platform::min_spin_pauses;
+  using cubby::platform::pauses_for;
+  const unsigned native = cubby::platform::spin_pauses<NativePlatform>();
+  const std::uint64_t ps = cubby::platform::pause_picoseconds();
+  ASSERT_GT(ps, 0u) << "the first budget asked for measures the pause";
+  RecordProperty("pause_ps", static_cast<int>(ps));
+  RecordProperty("native_spin_pauses", static_cast<int>(native));
+  const auto expected = [ps](std::uint64_t ns) {
+    return static_cast<unsigned>(std::clamp<std::uint64_t>(ns * 1000 / ps, min_spin_pauses, max_spin_pauses));
+  };
+  EXPECT_EQ(native, expected(NativePlatform::spin_ns));
+  EXPECT_EQ(pauses_for(0), min_spin_pauses);
+  EXPECT_EQ(pauses_for(UINT32_MAX), max_spin_pauses);
+  for (const std::uint32_t ns : {100u, 1000u, 2000u, 10000u, 100000u}) EXPECT_EQ(pauses_for(ns), expected(ns)) << ns;
+  EXPECT_EQ(cubby::platform::pause_picoseconds(), ps);
+  // The IPC platform spins as the native one.
+  EXPECT_EQ(cubby::platform::spin_pauses<cubby::platform::IpcPlatform>(), native);
+  // A wait spins the budget the platform gave at its first step.
+  cubby::platform::Backoff<NativePlatform> b;
+  EXPECT_TRUE(b.costly_next());
+  unsigned pauses = 0;
+  while (b.spin_once() && !b.costly_next()) ++pauses;
+  EXPECT_EQ(pauses + 1, native);  // the first step, then the pauses that are not costly
 }
 
 // The asymmetric pair orders like two seq_cst fences: in store buffering

@@ -105,7 +105,7 @@ TEST(QueueWake, BlockingWaitSpinsBeforeItSleeps) {
   await([&] { return asleep_in_futex(tid.load()); });
   ASSERT_EQ(q.push(5), Status::ok);
   popper.join();
-  EXPECT_GE(first_pauses, static_cast<int>(NativePlatform::spin_pauses));
+  EXPECT_GE(first_pauses, static_cast<int>(cubby::platform::spin_pauses<NativePlatform>()));
   EXPECT_GE(first_yields, static_cast<int>(NativePlatform::spin_yields));
 }
 

@@ -6,18 +6,30 @@
 
 namespace cubby::platform {
 
+// spin_pauses: the platform's pause budget, a constant or (a count measured
+// at run time) a function.
+template <class Platform>
+unsigned spin_pauses() noexcept {
+  if constexpr (requires { Platform::spin_pauses(); }) {
+    return Platform::spin_pauses();
+  } else {
+    return Platform::spin_pauses;
+  }
+}
+
 template <class Platform>
 class Backoff {
  public:
   // spin_once: spends one step of the budget; false when the caller should
   // sleep instead.
   bool spin_once() noexcept {
-    if (step_ < Platform::spin_pauses) {
+    if (step_ == 0) pauses_ = spin_pauses<Platform>();  // once per wait: a wait that never spins never asks
+    if (step_ < pauses_) {
       ++step_;
       Platform::pause();
       return true;
     }
-    if (step_ < Platform::spin_pauses + Platform::spin_yields) {
+    if (step_ < pauses_ + Platform::spin_yields) {
       ++step_;
       Platform::yield();
       return true;
@@ -28,10 +40,11 @@ class Backoff {
   // costly_next: whether the next step is dearer than reading the clock (the
   // first step, a yield, or the sleep that follows the budget); a timed
   // caller checks its deadline only then, not between pauses.
-  bool costly_next() const noexcept { return step_ == 0 || step_ >= Platform::spin_pauses; }
+  bool costly_next() const noexcept { return step_ == 0 || step_ >= pauses_; }
 
  private:
   unsigned step_ = 0;
+  unsigned pauses_ = 0;  // the platform's pause budget, read at the first step
 };
 
 // claims_late: Platform::claim_late() if the platform has it, else false (a

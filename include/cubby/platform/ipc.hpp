@@ -99,7 +99,7 @@ struct IpcPlatform {
   template <class T>
   using cell = PlainCell<T>;
 
-  static constexpr unsigned spin_pauses = NativePlatform::spin_pauses;
+  static unsigned spin_pauses() noexcept { return NativePlatform::spin_pauses(); }
   static constexpr unsigned spin_yields = NativePlatform::spin_yields;
 
   static FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t /*channels*/,

@@ -48,6 +48,9 @@
 //       syscall.  A checker models both as seq_cst fences.
 //   static constexpr unsigned spin_pauses, spin_yields;
 //       how long a blocking wait spins before it sleeps (see backoff.hpp).
+//       spin_pauses may instead be a function, static unsigned
+//       spin_pauses(), for a count known only at run time (the native
+//       platform measures what a pause costs; see pauses_for).
 //   static std::uint32_t thread_index();  static std::uint32_t thread_index_bound();
 //       A small number naming the calling thread among the live threads: 1,
 //       2, ..., never shared by two live threads; an exited thread's index is
@@ -208,6 +211,23 @@ inline std::uint32_t thread_index_bound() noexcept {
   return detail::g_thread_index_bound.load(std::memory_order_relaxed);
 }
 
+// ---- the spin budget in time ----
+// pauses_for: how many pause instructions (cpu_relax) last about `ns`
+// nanoseconds on this machine, clamped to [min_spin_pauses,
+// max_spin_pauses].  What a pause costs differs by an order of magnitude
+// between cores (10 cycles on some Intel cores, 140 on others, 25-65 on AMD
+// ones), so a count fixed in the source spins for very different times; the
+// waits it serves (another thread's next step, a context switch) are
+// measured in time.  The first call measures the pause (a few hundred
+// pauses against the steady clock, the best of several tries, a few
+// microseconds) and the result is kept for the process.  src/spin.cpp.
+inline constexpr unsigned min_spin_pauses = 16;
+inline constexpr unsigned max_spin_pauses = 4096;
+unsigned pauses_for(std::uint32_t ns) noexcept;
+// pause_picoseconds: the measured cost of one pause (0 before the first
+// pauses_for call); for tests and benchmarks.
+std::uint32_t pause_picoseconds() noexcept;
+
 namespace detail {
 // The thread's remaining late claims (NativePlatform::claim_late); private to
 // the thread, so plain.
@@ -221,12 +241,15 @@ struct NativePlatform {
   template <class T>
   using cell = PlainCell<T>;
 
-  // Spin 32 pauses (a pause is 10-140 cycles depending on the core), then
-  // yield up to 64 times, then sleep.  Yields are cheap when threads
-  // outnumber cores (the partner runs instead), and a sleep costs the sleeper
-  // a membarrier and a futex wait and its waker a futex wake; bench/README.md
-  // ("Spin budget") has the measurements behind the numbers.
-  static constexpr unsigned spin_pauses = 32;
+  // Spin about spin_ns (2 us) of pauses, then yield up to 64 times, then
+  // sleep.  The pauses are counted in time, not in instructions (see
+  // pauses_for): a pause costs 10-140 cycles depending on the core.  Yields
+  // are cheap when threads outnumber cores (the partner runs instead), and a
+  // sleep costs the sleeper a membarrier and a futex wait and its waker a
+  // futex wake; bench/README.md ("Spin budget", twelfth experiment) has the
+  // measurements behind the numbers.
+  static constexpr std::uint32_t spin_ns = 2000;
+  static unsigned spin_pauses() noexcept { return pauses_for(spin_ns); }
   static constexpr unsigned spin_yields = 64;
 
   static FutexResult wait(atomic<std::uint32_t>& word, std::uint32_t expected, std::uint32_t channels,
