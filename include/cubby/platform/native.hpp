@@ -215,12 +215,13 @@ inline std::uint32_t thread_index_bound() noexcept {
 // pauses_for: how many pause instructions (cpu_relax) last about `ns`
 // nanoseconds on this machine, clamped to [min_spin_pauses,
 // max_spin_pauses].  What a pause costs differs by an order of magnitude
-// between cores (10 cycles on some Intel cores, 140 on others, 25-65 on AMD
-// ones), so a count fixed in the source spins for very different times; the
-// waits it serves (another thread's next step, a context switch) are
-// measured in time.  The first call measures the pause (a few hundred
-// pauses against the steady clock, the best of several tries, a few
-// microseconds) and the result is kept for the process.  src/spin.cpp.
+// between cores (Intel's own figures: about 10 cycles before Skylake, about
+// 140 since; 10 ns and 25 ns on the two VMs of bench/README.md), so a count
+// fixed in the source spins for very different times; the waits it serves
+// (another thread's next step, a context switch) last a time.  The first
+// call measures the pause against the steady clock (the shortest of three
+// timed runs of at least 1 us each, a few microseconds in all) and the
+// result is kept for the process.  src/spin.cpp.
 inline constexpr unsigned min_spin_pauses = 16;
 inline constexpr unsigned max_spin_pauses = 4096;
 unsigned pauses_for(std::uint32_t ns) noexcept;
