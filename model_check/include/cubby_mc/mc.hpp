@@ -45,7 +45,6 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <version>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
