@@ -62,7 +62,7 @@ case "${1:-}" in
     build dev
     run_tests dev
     build dev-clang  # every target: clang's -Werror sees bench and stress too
-    run_tests dev-clang -L unit
+    run_tests dev-clang
     build asan
     run_tests asan
     build tsan
