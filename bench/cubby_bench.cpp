@@ -6,7 +6,8 @@
 //     cubby               two Cubby<uint64_t> (A pushes c1, B pops c1 and
 //                         pushes c2, A pops c2)
 //     cubby_spin<P>_<Y>   the same with a spin budget of P pauses and Y yields
-//                         before sleeping (default: NativePlatform's 32, 64)
+//                         before sleeping (default: NativePlatform's about
+//                         2 us of pauses, then 64 yields)
 //     atomic_floor        the floor: both threads bounce one std::atomic word,
 //                         spinning with the same pause instruction
 //     atomic_floor_busy   the same without the pause

@@ -55,7 +55,9 @@
 // empties the slot, so the popper touches one line; the pusher's counter
 // stays in the pusher's cache while it keeps pushing.  With both counters on
 // one line, every handoff between a pusher and a popper moved that line
-// across as well as the slot's (bench/README.md, "Round trip").
+// across as well as the slot's: this layout took 0.80-0.82 of that one's
+// round-trip time, paired in one process on the AMD VM (ae1094f; measured
+// as bench/README.md's paired benchmarks are).
 //
 // Costs (uncontended): push = one fetch_add on the counter line; on the slot
 // line one acquire load of the turn, the value copy, a load of the waiter

@@ -139,10 +139,11 @@
 //
 // Costs (uncontended): push or pop = one load of the config line, a
 // thread-local read (Platform::claim_late), one fetch_add on its counter's
-// line, and on the slot line one acquire load,
-// plain stores (two for a push, one for a pop) and one load, the value move:
-// no RMW and no fence on the slot (detail/turn_slot.hpp); no syscall unless a
-// thread sleeps.
+// line, and on the slot line one acquire load, plain stores (two for a
+// push, one for a pop), loads of the waiter word (two for a push: the
+// closed flag and the sleeper count; one for a pop) and the value move: no
+// RMW and no fence on the slot (detail/turn_slot.hpp, Costs); no syscall
+// unless a thread sleeps.
 // sizeof(FixedQueue<T, N>) == (N + 3) * cache_line_size for T of up to
 // cache_line_size - 16 bytes (the turn slot's three words take 16).
 #pragma once

@@ -5,8 +5,10 @@
 // 64-bit counters when it arrives.  Push ticket t and pop ticket t pair up:
 // the push deposits the t-th value and the pop receives it, through slot
 // (t mod capacity) in lap (t div capacity).  The counters order no data
-// (that is the slots' turn words); their one edge, [A1], makes the promise
-// test's reading of the two counters agree with what happened before it.
+// (that is the slots' turn words); their edges, [A1] on every write of a
+// counter and [A2] on a late claim's CAS (the same edge for that write),
+// make the promise test's reading of the two counters agree with what
+// happened before it.
 //
 // Timed and try operations take a ticket only once it is *promised* (its
 // partner has arrived), so that they can give up without leaving a hole; see

@@ -26,8 +26,10 @@
 //       Wakes every waiter on `word` whose channels intersect `channels`.
 //   static bool deadline_passed(const SteadyTime& deadline);
 //       Whether the clock has reached `deadline`; a timed operation asks
-//       before it yields or sleeps.  A checker may answer false: its timed
-//       waits can time out at any step, which covers an early deadline.
+//       before it yields or sleeps.  A checker explores both answers at
+//       every check: a timed-out sleep does not stand in for a check that
+//       found the deadline passed, since the operation re-reads different
+//       state after each (cubby_mc/platform.hpp).
 //   static void pause();      one step of a spin loop (a pause instruction)
 //   static void yield();      give the CPU away (sched_yield)
 //   static bool claim_late();  (optional; absent: always false)

@@ -17,9 +17,13 @@
 //   MC_ASSERT              RL_ASSERT
 //   mc::make / destroy     new / delete (Relacy's own leak detection covers
 //                          only its allocator; no leak check here)
-//   Options                bound -> sched_bound context bound; search random
-//                          -> sched_random with `iterations`; expect -> the
-//                          Relacy test result that must be reported
+//   Options                every test runs under sched_random for
+//                          CUBBY_RELACY_ITERATIONS iterations (the environment,
+//                          not Options::iterations); with CUBBY_RELACY_BOUND
+//                          set, a dfs test runs under sched_bound at the
+//                          lesser of that bound and its preemption bound;
+//                          expect -> the Relacy test result that must be
+//                          reported
 #pragma once
 
 #include <algorithm>
@@ -282,7 +286,7 @@ inline const char* name_of(Failure f) {
 // cubby_push_pop at bound 3 ran over 10^8 iterations without finishing in 5
 // minutes, and several 3-thread tests do not finish at bound 1 within 2
 // minutes.  So by default every test runs under Relacy's random scheduler
-// for CUBBY_RELACY_ITERATIONS iterations (default 20000); with
+// for CUBBY_RELACY_ITERATIONS iterations (default 200000); with
 // CUBBY_RELACY_BOUND=b set, the dfs tests run under its bounded scheduler at
 // min(b, the test's bound) instead.
 inline unsigned long env_number(const char* name, unsigned long fallback) {
