@@ -29,6 +29,10 @@
 //   tbb_bounded         tbb::concurrent_bounded_queue, push / pop (blocking)
 //   atomic_queue        atomic_queue::AtomicQueueB, try_push / try_pop retried
 //   xenium_vyukov       xenium::vyukov_bounded_queue, try_push / try_pop retried
+//   xenium_vyukov_lines the same queue with every cell (sequence word and
+//                       value) on a cache line of its own, as cubby::Queue
+//                       lays out its slots: a reference for the algorithm
+//                       apart from the layout, paired with cubby only
 // Peers that were not found at configure time are left out (bench/CMakeLists.txt).
 #include <atomic>
 #include <chrono>
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "bench_main.hpp"
+#include "cubby/platform/cache_line.hpp"
 #include "cubby/platform/futex.hpp"
 #include "cubby/platform/native.hpp"
 
@@ -179,6 +184,35 @@ struct XeniumVyukov {
     std::uint64_t v = 0;
     retry([&] { return q.try_pop(v); });
     return v;
+  }
+};
+
+// LineCell: a value that fills a platform::cache_line_size cell of xenium's
+// queue with its sequence word (8 bytes), so that neighbouring tickets sit
+// on different lines.  The padding is never copied: a move copies the
+// word, so each operation touches only the first 16 bytes of its cell.
+// xenium allocates the cells with new[], which aligns them to 16 bytes, so
+// those 16 bytes never straddle two lines.
+struct LineCell {
+  std::uint64_t v = 0;
+  char pad[cubby::platform::cache_line_size - 2 * sizeof(std::uint64_t)];
+  LineCell() noexcept {}
+  explicit LineCell(std::uint64_t x) noexcept : v(x) {}
+  LineCell(LineCell&& o) noexcept : v(o.v) {}
+  LineCell& operator=(LineCell&& o) noexcept {
+    v = o.v;
+    return *this;
+  }
+};
+struct XeniumVyukovLines {
+  xenium::vyukov_bounded_queue<LineCell> q{kCapacity};
+  void push(std::uint64_t v) {
+    retry([&] { return q.try_push(LineCell{v}); });
+  }
+  std::uint64_t pop() {
+    LineCell v;
+    retry([&] { return q.try_pop(v); });
+    return v.v;
   }
 };
 #endif
@@ -410,6 +444,11 @@ int main(int argc, char** argv) {
 #endif
 #if defined(CUBBY_BENCH_HAVE_XENIUM)
   add_peer<XeniumVyukov>("xenium_vyukov", true);
+  // Not a peer of the targets (its denominators stay as above): how cubby's
+  // queue compares with Vyukov's algorithm when both keep the layout rule.
+  add_paired<XeniumVyukovLines>(1, "xenium_vyukov_lines", "x/y", 1.0);
+  add_paired<XeniumVyukovLines>(2, "xenium_vyukov_lines", "x/y", 1.0);
+  add_paired<XeniumVyukovLines>(4, "xenium_vyukov_lines", "cpu x/y", 0.5);
 #endif
   const char* peers =
       "queue/PC/moodycamel|queue/PC/moodycamel_blocking|queue/PC/boost_lockfree|queue/PC/tbb_bounded|"
