@@ -440,11 +440,14 @@ TEST(Queue, PushPopAfterCloseOnEmpty) {
   Queue<int> q(3);
   q.close();
   q.close();  // idempotent
-  int v;
+  int v = 7;  // a pop that returns closed leaves its receiver as it was
   EXPECT_EQ(q.pop(v), Status::closed);
+  EXPECT_EQ(v, 7);
   EXPECT_EQ(q.push(1), Status::closed);
   EXPECT_EQ(q.push_for(1, 1ms), Status::closed);
   EXPECT_EQ(q.pop_for(v, 1ms), Status::closed);
+  EXPECT_EQ(v, 7);
+  EXPECT_FALSE(q.try_pop().has_value());
   std::array<int, 3> buf{1, 2, 3};
   EXPECT_EQ(q.try_push_bulk(buf), 0u);
   std::size_t n = 99;
@@ -452,6 +455,11 @@ TEST(Queue, PushPopAfterCloseOnEmpty) {
   EXPECT_EQ(n, 0u);
   EXPECT_EQ(q.pop_bulk(buf, &n), Status::closed);
   EXPECT_EQ(n, 0u);
+  EXPECT_EQ(q.try_pop_bulk(buf), 0u);
+  n = 99;
+  EXPECT_EQ(q.pop_bulk_for(buf, 1ms, &n), Status::closed);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(buf, (std::array<int, 3>{1, 2, 3}));
 }
 
 // A hole: a pusher waiting at close leaves its ticket's slot empty while a
