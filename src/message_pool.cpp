@@ -24,6 +24,11 @@ MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr:
                                 ") exceeds the number of thread indices (" +
                                 std::to_string(platform::max_thread_indices) + ")");
   }
+  const std::size_t body_max = std::pmr::vector<std::byte>().max_size();
+  if (o.body_reserve > body_max) {
+    throw std::invalid_argument("cubby::MessageEngine: body_reserve (" + std::to_string(o.body_reserve) +
+                                ") exceeds the most a body can hold (" + std::to_string(body_max) + ")");
+  }
   if (resource == nullptr) throw std::invalid_argument("cubby::MessageEngine: null memory_resource");
   return o;
 }

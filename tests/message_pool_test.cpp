@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory_resource>
 #include <mutex>
 #include <set>
@@ -19,6 +20,7 @@
 
 #include "cubby/detail/index_stack.hpp"
 
+using cubby::BadGetResultAccess;
 using cubby::GetResult;
 using cubby::Message;
 using cubby::MessageEngine;
@@ -360,6 +362,15 @@ TEST(MessagePool, ShutdownWithOutstandingMessages) {
     r = e.get(Strategy::pool_only);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), PoolError::shut_down);
+    // value() on an error throws (as std::expected's does), naming it; an
+    // error is never read as an empty pool's null.
+    try {
+      (void)r.value();
+      ADD_FAILURE() << "value() on an error did not throw";
+    } catch (const BadGetResultAccess& ex) {
+      EXPECT_EQ(ex.error(), PoolError::shut_down);
+      EXPECT_NE(std::string(ex.what()).find("shut_down"), std::string::npos) << ex.what();
+    }
     e.put(held1);  // destroyed, not pooled
     EXPECT_EQ(held1, nullptr);
     EXPECT_EQ(e.live_messages(), 1u);
@@ -787,6 +798,24 @@ TEST(MessagePool, PoolOnlyIsNeverNullWhileOneIsPooled) {
 // invalid option too: std::invalid_argument naming the value, as the
 // specification asks, not a std::length_error from the stack that names
 // nothing.
+// A body_reserve no body can hold is an invalid option (naming it), not an
+// out_of_memory from every get(always) nor a std::length_error from the
+// constructor.
+TEST(MessagePool, BodyReserveBeyondABodysMaxSizeIsInvalidArgumentNamingIt) {
+  const std::size_t huge = std::numeric_limits<std::size_t>::max();
+  for (const std::uint32_t initial : {0u, 1u}) {
+    try {
+      MessageEngine e(MessagePoolOptions{.initial_pooled = initial, .max_pooled = 4, .body_reserve = huge});
+      ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& ex) {
+      EXPECT_NE(std::string(ex.what()).find("body_reserve (" + std::to_string(huge) + ")"), std::string::npos)
+          << ex.what();
+    } catch (const std::exception& ex) {
+      ADD_FAILURE() << "not std::invalid_argument: " << ex.what();
+    }
+  }
+}
+
 TEST(MessagePool, MaxPooledBeyondTheStackLimitIsInvalidArgumentNamingIt) {
   try {
     MessageEngine e(MessagePoolOptions{.initial_pooled = 0, .max_pooled = 0xFFFFFFFFu});

@@ -177,6 +177,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory_resource>
 #include <new>
 #include <utility>
@@ -252,6 +253,22 @@ constexpr const char* to_string(PoolError e) noexcept {
   return "?";
 }
 
+// BadGetResultAccess: thrown by GetResult::value() on an error, as
+// std::expected's value() throws bad_expected_access: a caller that skips
+// the has_value() check cannot take an error for an empty pool.
+class BadGetResultAccess : public std::exception {
+ public:
+  explicit BadGetResultAccess(PoolError e) noexcept : error_(e) {}
+  const char* what() const noexcept override {
+    return error_ == PoolError::shut_down ? "cubby::GetResult::value(): get() failed: shut_down"
+                                          : "cubby::GetResult::value(): get() failed: out_of_memory";
+  }
+  PoolError error() const noexcept { return error_; }
+
+ private:
+  PoolError error_;
+};
+
 // GetResult: what get() returns: a message pointer (possibly null, which is
 // a success) or an error.
 class [[nodiscard]] GetResult {
@@ -262,9 +279,15 @@ class [[nodiscard]] GetResult {
   // has_value: true on success (the message may still be null).
   bool has_value() const noexcept { return error_ == PoolError{}; }
   explicit operator bool() const noexcept { return has_value(); }
-  // value: the message (null: pool empty under pool_only).  Precondition:
-  // has_value().
-  Message* value() const noexcept {
+  // value: the message (null: pool empty under pool_only); throws
+  // BadGetResultAccess if get() failed (!has_value()).
+  Message* value() const {
+    if (!has_value()) [[unlikely]] throw_bad_access(error_);
+    return message_;
+  }
+  // operator*: the message, unchecked.  Precondition: has_value() (asserted
+  // in debug builds).
+  Message* operator*() const noexcept {
     assert(has_value());
     return message_;
   }
@@ -276,6 +299,7 @@ class [[nodiscard]] GetResult {
 
  private:
   GetResult(Message* m, PoolError e) noexcept : message_(m), error_(e) {}
+  [[noreturn, gnu::cold, gnu::noinline]] static void throw_bad_access(PoolError e) { throw BadGetResultAccess(e); }
   Message* message_;
   PoolError error_;
 };
@@ -298,7 +322,9 @@ struct MessagePoolOptions {
 namespace detail {
 // validated_pool_options: `o`, or std::invalid_argument if max_pooled <
 // initial_pooled (naming both), max_pooled exceeds IndexStack::max_capacity,
-// or resource is null.  src/message_pool.cpp.
+// thread_caches exceeds platform::max_thread_indices, body_reserve exceeds
+// what a body can hold (its max_size()), or resource is null.
+// src/message_pool.cpp.
 MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr::memory_resource* resource);
 }  // namespace detail
 
@@ -306,8 +332,9 @@ template <class Platform = DefaultPlatform>
 class BasicMessageEngine {
  public:
   // BasicMessageEngine: creates initial_pooled messages.  Throws
-  // std::invalid_argument if max_pooled < initial_pooled (naming both) or if
-  // resource is null; whatever the resource throws if the node array or the
+  // std::invalid_argument for invalid options (max_pooled < initial_pooled,
+  // naming both, and the others of detail::validated_pool_options, naming
+  // the value) or a null resource; whatever the resource throws if the node array or the
   // cache array cannot be allocated; std::bad_alloc if an initial message
   // (or its body_reserve) cannot be.  Nothing is leaked.
   explicit BasicMessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
