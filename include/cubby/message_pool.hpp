@@ -334,9 +334,9 @@ class BasicMessageEngine {
   // BasicMessageEngine: creates initial_pooled messages.  Throws
   // std::invalid_argument for invalid options (max_pooled < initial_pooled,
   // naming both, and the others of detail::validated_pool_options, naming
-  // the value) or a null resource; whatever the resource throws if the node array or the
-  // cache array cannot be allocated; std::bad_alloc if an initial message
-  // (or its body_reserve) cannot be.  Nothing is leaked.
+  // the value) or a null resource; whatever the resource throws if the node
+  // array or the cache array cannot be allocated; std::bad_alloc if an
+  // initial message (or its body_reserve) cannot be.  Nothing is leaked.
   explicit BasicMessageEngine(MessagePoolOptions options = MessagePoolOptions::defaults(),
                               std::pmr::memory_resource* resource = std::pmr::new_delete_resource());
   ~BasicMessageEngine();
