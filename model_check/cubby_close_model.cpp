@@ -1,23 +1,38 @@
-// model_check/cubby_close_model.cpp: Cubby's close() against the claims of
-// try and timed operations (which may take a ticket between close()'s push
-// and pop tickets F and P), against two closers, and across the ticket and
-// turn wrap-arounds.  Each checks conservation: a push that returned ok is
+// model_check/cubby_close_model.cpp: close() against the claims of try and
+// timed operations (which may take a ticket between close()'s push and pop
+// tickets F and P), against two closers, and across the ticket and turn
+// wrap-arounds.  Each checks conservation: a push that returned ok is
 // received exactly once, in order, and nothing else is.  Admitting pushes
 // past P after close (dropping half of Cubby::admitted) fails five of them.
+//
+// Each scenario runs twice: against the Cubby (cubby_close_*) and against a
+// queue of capacity 1 (queue1_close_*), which closes by the same rule
+// (queue.hpp, "The close rule").  The scenario that told the two apart
+// before they shared it (a push holding its ticket, not yet stored, while a
+// pop waits for it) is close_after_push_ticket.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
 #include "cubby/cubby.hpp"
+#include "cubby/queue.hpp"
 #include "cubby_mc/platform.hpp"
 
 namespace mc = cubby::mc;
 using cubby::Status;
 using namespace std::chrono_literals;
-using C = cubby::Cubby<int, mc::ModelPlatform>;
+using Cub = cubby::Cubby<int, mc::ModelPlatform>;
+using Q1 = cubby::FixedQueue<int, 1, mc::ModelPlatform>;
 
-// FullSlot: a cubby holding 10 while a push of 11 (ps: its result) races
+// Spins (yielding to the scheduler) until pred() holds.
+template <class Pred>
+void await(Pred pred) {
+  while (!pred()) mc::yield();
+}
+
+// FullSlot: a channel holding 10 while a push of 11 (ps: its result) races
 // close(); a popper records what it receives in got[0, n).
+template <class C>
 struct FullSlot {
   C c;
   Status ps = Status::timeout;
@@ -37,8 +52,9 @@ struct FullSlot {
 };
 
 // Full slot, a blocking pusher, close, a try_pop then a drain.
-MC_TEST(cubby_close_try_pop_then_drain, mc::Options{}.bound(2)) {
-  auto* s = mc::make<FullSlot>();
+template <class C>
+void try_pop_then_drain(mc::Exec& t) {
+  auto* s = mc::make<FullSlot<C>>();
   MC_ASSERT(s->c.push(10) == Status::ok);
   t.thread([s] { s->ps = s->c.push(11); });
   t.thread([s] { s->c.close(); });
@@ -52,9 +68,12 @@ MC_TEST(cubby_close_try_pop_then_drain, mc::Options{}.bound(2)) {
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_try_pop_then_drain, mc::Options{}.bound(2)) { try_pop_then_drain<Cub>(t); }
+MC_TEST(queue1_close_try_pop_then_drain, mc::Options{}.bound(2)) { try_pop_then_drain<Q1>(t); }
 
 // Empty slot: a try_push and a try_pop racing close; then drain.
-MC_TEST(cubby_close_try_push_try_pop, mc::Options{}.bound(2)) {
+template <class C>
+void try_push_try_pop(mc::Exec& t) {
   struct S {
     C c;
     bool pushed = false;
@@ -76,10 +95,13 @@ MC_TEST(cubby_close_try_push_try_pop, mc::Options{}.bound(2)) {
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_try_push_try_pop, mc::Options{}.bound(2)) { try_push_try_pop<Cub>(t); }
+MC_TEST(queue1_close_try_push_try_pop, mc::Options{}.bound(2)) { try_push_try_pop<Q1>(t); }
 
 // Full slot, a timed push waiting, close, and a blocking popper that pops until closed.
-MC_TEST(cubby_close_timed_push_on_full_slot, mc::Options{}.bound(2).spurious(1, 1)) {
-  auto* s = mc::make<FullSlot>();
+template <class C>
+void timed_push_on_full_slot(mc::Exec& t) {
+  auto* s = mc::make<FullSlot<C>>();
   MC_ASSERT(s->c.push(10) == Status::ok);
   t.thread([s] { s->ps = s->c.push_for(11, 1ms); });
   t.thread([s] { s->c.close(); });
@@ -89,9 +111,16 @@ MC_TEST(cubby_close_timed_push_on_full_slot, mc::Options{}.bound(2).spurious(1, 
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_timed_push_on_full_slot, mc::Options{}.bound(2).spurious(1, 1)) {
+  timed_push_on_full_slot<Cub>(t);
+}
+MC_TEST(queue1_close_timed_push_on_full_slot, mc::Options{}.bound(2).spurious(1, 1)) {
+  timed_push_on_full_slot<Q1>(t);
+}
 
 // Two poppers (one timed) and a pusher racing close, empty slot.
-MC_TEST(cubby_close_two_poppers_one_timed, mc::Options{}.bound(1)) {
+template <class C>
+void two_poppers_one_timed(mc::Exec& t) {
   struct S {
     C c;
     Status ps = Status::timeout, q1 = Status::timeout, q2 = Status::timeout;
@@ -115,9 +144,12 @@ MC_TEST(cubby_close_two_poppers_one_timed, mc::Options{}.bound(1)) {
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_two_poppers_one_timed, mc::Options{}.bound(1)) { two_poppers_one_timed<Cub>(t); }
+MC_TEST(queue1_close_two_poppers_one_timed, mc::Options{}.bound(1)) { two_poppers_one_timed<Q1>(t); }
 
 // Two closers, a pusher and a popper.
-MC_TEST(cubby_close_twice_concurrently, mc::Options{}.bound(1)) {
+template <class C>
+void twice_concurrently(mc::Exec& t) {
   struct S {
     C c;
     Status ps = Status::timeout;
@@ -142,9 +174,11 @@ MC_TEST(cubby_close_twice_concurrently, mc::Options{}.bound(1)) {
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_twice_concurrently, mc::Options{}.bound(1)) { twice_concurrently<Cub>(t); }
+MC_TEST(queue1_close_twice_concurrently, mc::Options{}.bound(1)) { twice_concurrently<Q1>(t); }
 
 // close across the 64-bit ticket wrap and the 31-bit turn wrap.
-template <std::uint64_t Start>
+template <class C, std::uint64_t Start>
 void close_wrap(mc::Exec& t) {
   struct S {
     C c{cubby::StartTicket{Start}};
@@ -170,13 +204,17 @@ void close_wrap(mc::Exec& t) {
     mc::destroy(s);
   });
 }
-MC_TEST(cubby_close_across_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<UINT64_MAX>(t); }
-MC_TEST(cubby_close_at_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<UINT64_MAX - 1>(t); }
-MC_TEST(cubby_close_across_turn_wrap, mc::Options{}.bound(2)) { close_wrap<(1u << 30) - 1>(t); }
+MC_TEST(cubby_close_across_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<Cub, UINT64_MAX>(t); }
+MC_TEST(queue1_close_across_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<Q1, UINT64_MAX>(t); }
+MC_TEST(cubby_close_at_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<Cub, UINT64_MAX - 1>(t); }
+MC_TEST(queue1_close_at_ticket_wrap, mc::Options{}.bound(2)) { close_wrap<Q1, UINT64_MAX - 1>(t); }
+MC_TEST(cubby_close_across_turn_wrap, mc::Options{}.bound(2)) { close_wrap<Cub, (1u << 30) - 1>(t); }
+MC_TEST(queue1_close_across_turn_wrap, mc::Options{}.bound(2)) { close_wrap<Q1, (1u << 30) - 1>(t); }
 
 // Timed push and timed pop, both without timeouts, plus a blocking push and
 // close: no lost wake-up (a deadlock would be reported), nothing lost.
-MC_TEST(cubby_close_timed_waiters_never_sleep_forever, mc::Options{}.bound(1).no_timeouts().spurious(1, 1)) {
+template <class C>
+void timed_waiters_never_sleep_forever(mc::Exec& t) {
   struct S {
     C c;
     Status a = Status::timeout, b = Status::timeout, q = Status::timeout;
@@ -199,3 +237,45 @@ MC_TEST(cubby_close_timed_waiters_never_sleep_forever, mc::Options{}.bound(1).no
     mc::destroy(s);
   });
 }
+MC_TEST(cubby_close_timed_waiters_never_sleep_forever, mc::Options{}.bound(1).no_timeouts().spurious(1, 1)) {
+  timed_waiters_never_sleep_forever<Cub>(t);
+}
+MC_TEST(queue1_close_timed_waiters_never_sleep_forever, mc::Options{}.bound(1).no_timeouts().spurious(1, 1)) {
+  timed_waiters_never_sleep_forever<Q1>(t);
+}
+
+// A pop waits on the empty channel; a push takes its ticket (pressure() goes
+// from -1 to 0) and close() runs before the push stores its value.  The
+// slot was the push's when close() took effect (its pop had arrived), so
+// the push completes and the pop receives its value, whatever the order of
+// the store and close().  Before the queue took the Cubby's close rule, its
+// close() cancelled such a push (the pop then got `closed`): the one
+// difference between a queue of capacity 1 and a Cubby.
+template <class C>
+void close_after_push_ticket(mc::Exec& t) {
+  struct S {
+    C c;
+    mc::atomic<int> pushing{0};
+    Status ps = Status::timeout, qs = Status::timeout;
+    int got = -1;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->qs = s->c.pop(s->got); });
+  t.thread([s] {
+    await([s] { return s->c.pressure() == -1; });  // the pop holds its ticket
+    s->pushing.store(1);
+    s->ps = s->c.push(5);
+  });
+  t.thread([s] {
+    await([s] { return s->pushing.load() == 1; });
+    await([s] { return s->c.pressure() == 0; });  // the push holds its ticket
+    s->c.close();
+  });
+  t.after([s] {
+    MC_ASSERT(s->ps == Status::ok);
+    MC_ASSERT(s->qs == Status::ok && s->got == 5);
+    mc::destroy(s);
+  });
+}
+MC_TEST(cubby_close_after_push_ticket, mc::Options{}.bound(2)) { close_after_push_ticket<Cub>(t); }
+MC_TEST(queue1_close_after_push_ticket, mc::Options{}.bound(2)) { close_after_push_ticket<Q1>(t); }

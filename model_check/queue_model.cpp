@@ -240,8 +240,7 @@ MC_TEST(queue_c2_ticket_wrap, mc::Options{}.bound(2)) {
 // closer wrote before close().  The pusher usually finds the closed flag
 // (push() tests it before taking a ticket; a late put's `closed` is
 // queue_c1_late_put_closed's), so this fails when either edge of the flag is
-// weakened; a pop's `closed` is ordered by [Q6] as well.  Values: a push
-// that completed is received, once.
+// weakened.  Values: a push that completed is received, once.
 MC_TEST(queue_close_publishes, mc::Options{}.bound(2)) {
   struct S {
     Q q{2};
@@ -274,11 +273,11 @@ MC_TEST(queue_close_publishes, mc::Options{}.bound(2)) {
   });
 }
 
-// A put that took its turn, constructed the value and then finds the closed
-// flag behind its busy mark returns `closed` (TurnSlot::put, the [D3] check
-// before the publication); it must still see what the closer did before
-// close() ([S3]).  Once found as a race: that path had read the flag only
-// with relaxed loads; it now re-reads it with [S3] acquire.
+// A put that took its turn, constructed the value and then finds the closing
+// mark (deposit_allowed, just before the publication) returns `closed` if
+// the rule refuses it; it must still see what the closer did before close()
+// ([Q2]).  Once found as a race: that path had read the flag only with
+// relaxed loads; it now waits for the published mark with an acquire.
 MC_TEST(queue_c1_late_put_closed, mc::Options{}.bound(1)) {
   struct S {
     Q q{1};
@@ -321,6 +320,53 @@ MC_TEST(queue_c1_waiting_push_after_close, mc::Options{}.bound(2).no_timeouts())
   t.after([s] {
     MC_ASSERT(s->x == 1);
     MC_ASSERT(s->second == Status::closed && s->pushed == Status::closed);
+    mc::destroy(s);
+  });
+}
+
+// [A3], the pop side: as queue_c1_waiting_push_after_close, but the popper
+// is not the closer.  A pop whose ticket comes after close()'s P may hand
+// the slot to the waiting push before that push's thread saw the closing
+// mark; [A3] (the pop ticket's acquire) then [S1]/[S2] carry the mark to the
+// put, which the rule refuses.  Weakened, the put may miss the mark and
+// deposit a value no pop is owed: it returns ok and its value is never
+// received.
+MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_timeouts()) {
+  struct S {
+    Q q{1};
+    Status pushed = Status::timeout, popped = Status::timeout;
+    int x = -1;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  t.thread([s] { s->pushed = s->q.push(2); });
+  t.thread([s] { s->q.close(); });
+  t.thread([s] { s->popped = s->q.pop(s->x); });
+  t.after([s] {
+    const Left l = drain(s->q);
+    const int received = (s->popped == Status::ok ? 1 : 0) + l.n;
+    MC_ASSERT(received == 1 + (s->pushed == Status::ok ? 1 : 0));
+    mc::destroy(s);
+  });
+}
+
+// [A3], the push side, capacity 2: a push whose ticket comes after close()'s
+// push ticket F finds its slot free at once (nothing is ahead of it there),
+// so nothing but [A3] (the push ticket's acquire, pairing with the release
+// of F) orders its check of the closing mark after the mark.  The rule
+// refuses it (its ticket is not before F).  Weakened, it may read the mark
+// clear and deposit a value no pop is owed.
+MC_TEST(queue_c2_push_after_close_tickets, mc::Options{}.bound(2)) {
+  struct S {
+    Q q{2};
+    Status ps = Status::timeout;
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] { s->ps = s->q.push(1); });
+  t.thread([s] { s->q.close(); });
+  t.after([s] {
+    const Left l = drain(s->q);
+    MC_ASSERT(l.n == (s->ps == Status::ok ? 1 : 0));
     mc::destroy(s);
   });
 }
@@ -393,12 +439,13 @@ MC_TEST(queue_c2_close_wakes_poppers, mc::Options{}.bound(2).no_timeouts()) {
   });
 }
 
-// The hole after close, capacity 2: pusher 1 may take ticket 0 and be
-// overtaken by pusher 2 (ticket 1, slot 1) and by close(); its put then finds
-// the slot closed and returns closed, leaving a hole at ticket 0 before the
-// value at ticket 1.  The closer, once both pushes returned (so that its
-// pops happen after them), pops: it must skip the hole and receive every
-// deposited value before it returns closed.
+// Two pushers racing close(), capacity 2: pusher 1 may take ticket 0 and be
+// overtaken by pusher 2 (ticket 1, slot 1) and by close().  The close rule
+// admits a prefix of the tickets, so the queue never holds a value behind
+// one that will not come (a hole; the queue's close had them before it took
+// the Cubby's rule).  The closer, once both pushes returned (so that its
+// pops happen after them), pops: it must receive every deposited value
+// before it returns closed.
 MC_TEST(queue_c2_hole_after_close, mc::Options{}.bound(2)) {
   struct S {
     Q q{2};
@@ -575,11 +622,12 @@ MC_TEST(queue_c2_bulk_races_close, mc::Options{}.bound(1).spurious(1, 1)) {
   });
 }
 
-// [Q5][Q6] A push racing close() and a popper that pops until `closed`: a
-// push that returns ok is received by that popper.  A pop answers `closed`
-// only once close() has closed every slot; before, a push that read the
-// flag before it was set could take its ticket after the pop's count and
-// deposit a value no one would receive.
+// A push racing close() and a popper that pops until `closed`: a push that
+// returns ok is received by that popper.  A pop answers `closed` only by
+// the close rule, once close()'s tickets are published; an earlier design
+// counted push tickets instead, and a push that read the flag before it was
+// set could take its ticket after the pop's count and deposit a value no
+// one would receive.
 MC_TEST(queue_c1_closed_pop_is_final, mc::Options{}.bound(1).spurious(1, 1)) {
   cubby_model::closed_pop_is_final<Q>(t, std::size_t{1});
 }
@@ -940,7 +988,7 @@ MC_TEST(queue_c2_late_waiting_push_after_close, mc::Options{}.bound(2).no_timeou
   });
 }
 
-// [Q5][Q6] queue_c1_closed_pop_is_final at capacity 2, with late claims: a
+// queue_c1_closed_pop_is_final at capacity 2, with late claims: a
 // push that returns ok is received by the popper that pops until `closed`.
 MC_TEST(queue_c2_late_closed_pop_is_final, mc::Options{}.bound(1).spurious(1, 1).late()) {
   cubby_model::closed_pop_is_final<Q>(t, std::size_t{2});

@@ -45,7 +45,8 @@ History history(std::initializer_list<std::uint64_t> initial, unsigned capacity,
   return h;
 }
 
-// Seen from the queue under ThreadSanitizer (queue-lin, capacity 2): t1's
+// Seen from the queue under ThreadSanitizer (queue-lin, capacity 2), when
+// its close() still voided the pushes in line (a channel may do so): t1's
 // blocking push(34) takes push ticket 3 and waits for slot 1; t0's try_pop
 // takes the promised pop ticket 3 and waits for 34.  t1 is descheduled until
 // close(), so ticket 3 becomes a hole and t0's pop claims again and receives

@@ -139,8 +139,6 @@ class Cubby {
   // close: every waiter wakes; see the class comment.  Idempotent; returns
   // once the cubby is closed, also when another thread's close() does it.
   void close() noexcept {
-    // No settle() after the slot's close: the cubby's puts never mark
-    // themselves busy (Guard::ordered, see put).
     if (dispatch().begin_close()) {
       dispatch().take_close_tickets();  // published by the slot's close [S3]
       slot().close();
@@ -214,13 +212,13 @@ class Cubby {
     return owed;
   }
 
-  // put: push ticket t's deposit (see admitted).
+  // put: push ticket t's deposit (see admitted).  By the close rule, a put
+  // that is not admitted owns its turn only after pop P+1 (which saw the
+  // closed flag) handed it on: close()'s own push ticket F is never
+  // deposited, so it stops the slot's line.  The flag reaches such a put
+  // through the turn word ([S3] then [S1]/[S2]), and admitted() reads it.
   Status put(std::uint64_t t, T& v) noexcept {
-    // Guard::ordered: by the close rule, a put that is not admitted owns its
-    // turn only after pop P+1 (which saw the closed flag) handed it on, so
-    // the flag reaches the put through the turn word; no busy mark needed
-    // (the model tests pass exhaustively with [D3] left out).
-    return slot().put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); }, Slot::Guard::ordered);
+    return slot().put(Slot::turn_for(t, 0), v, [this, t] { return admitted(t); });
   }
   // take: pop ticket t's receipt.  Before close, its own turn; once closed it
   // waits only if value_for(t) names a value, which is then bound to come.

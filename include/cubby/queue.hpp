@@ -11,12 +11,11 @@
 // Queue<T> holds at most capacity() values of any T that is nothrow
 // move-constructible and nothrow move-assignable.  push() blocks while the
 // queue is full, pop() while it is empty.  All members are thread-safe
-// (except construction and destruction); the queue is a linearizable FIFO
-// (one exception while close() runs: see close() below).  A queue of capacity 1 behaves as a Cubby (of a T
-// that both accept): tests/queue_test.cpp runs the same scenarios against
-// both.  One difference, at close: a Cubby still completes a push that a pop
-// in line was already owed (see cubby.hpp, close), a Queue completes no push
-// once close() has returned.
+// (except construction and destruction); the queue is a linearizable FIFO,
+// close() included.  A queue of capacity 1 behaves as a Cubby (of a T that
+// both accept), close included: tests/queue_test.cpp runs the same
+// scenarios against both, and model_check/cubby_close_model.cpp explores
+// the same close scenarios against both.
 //
 // Arrival order: a blocking push or pop takes a ticket when it arrives;
 // push k deposits the k-th value and pop k receives it.  Waiting pushers
@@ -57,26 +56,24 @@
 //
 // close(): every waiter wakes.  Afterwards pushes return Status::closed and
 // keep their value; pops receive the values still in the queue, in order, then
-// return closed.  A push that overlaps close() may still complete until
-// close() returns; no push completes after that.  `closed` from a pop is
-// final: no push that returns ok deposits after it (a pop that finds the
-// queue empty while close() is still closing the slots waits for that, a
-// bounded loop of close() that runs no user code; try_pop answers "nothing
-// now" without waiting).  So consumers that pop until `closed` receive every
-// value whose push returned ok.  That "nothing now" of try_pop and
-// try_pop_bulk while close() runs is the one answer that may fit no
-// linearization: a push that read the flag before close() set it may still
-// deposit after it.  A pusher
-// that was waiting at close leaves a *hole*: its ticket's slot never receives
-// a value, while later tickets may have deposited in other slots.  A pop that
-// hits a hole does not return closed while values remain: it takes the next
-// promised pop ticket and tries again (drain_closed), so every deposited value
-// is received exactly once.
+// return closed.  Precisely, and linearizably, as the Cubby: close() takes
+// effect at one point (its pop ticket P, see "The close rule" below).  A
+// push that had its room at that point (it had arrived, and the pop
+// `capacity` tickets before it had too) still deposits, even if its thread
+// has not run yet, since try_push and friends had already counted its place;
+// every other push still in line is refused and returns closed, keeping its
+// value.  So the pushes that complete are a prefix of the push tickets: no
+// value ever sits behind one that will not come.  `closed` from a pop is
+// final: every value of a push that returns ok is received by the pop that
+// holds its ticket, so consumers that pop until `closed` receive every such
+// value, once.  An operation that meets a close() under way waits for its
+// tickets (a few instructions of close(), longer only if the closer is
+// preempted there) before it answers.
 //
 // Bulk operations move n values with one ticket operation; the values occupy
 // n consecutive positions of the FIFO (no other push interleaves, no other
-// pop takes one of them; after close, a pop that meets a hole claims again,
-// so its values need not be consecutive):
+// pop takes one of them; a pop_bulk that meets close drains one value at a
+// time after its run, so those need not be consecutive):
 //   try_push_bulk(span)   pushes the longest prefix that fits now; returns its
 //                         length (the rest is untouched).
 //   try_pop_bulk(span)    receives up to span.size() values there now.
@@ -98,8 +95,9 @@
 //                         n >= 1, or timeout/closed with n == 0.
 //
 // Progress: try operations and fast paths are lock-free except for the wait
-// on a promised turn: a try operation may wait, as long as it takes the
-// threads already in line on its slot to hand on (a preempted one included).
+// on a promised turn (a try operation may wait, as long as it takes the
+// threads already in line on its slot to hand on, a preempted one included)
+// and the wait for a close() under way to publish its tickets.
 // Blocking waits spin briefly (platform::Backoff), then sleep on the slot's
 // futex word; a handoff wakes only the thread whose turn it is (and any
 // timed operation waiting on that slot for a promise, which re-checks;
@@ -109,9 +107,10 @@
 //
 // Representation
 // --------------
-//   config (read-mostly line): the closed flag (written once, by close()),
-//     and the slot array: for Queue<T, P> its address, capacity and index
-//     shift on the same line; for FixedQueue the N slots inline after it.
+//   config (read-mostly line): the closed word and close()'s tickets F and P
+//     (written once, by close()), and the slot array: for Queue<T, P> its
+//     address, capacity and index shift on the same line; for FixedQueue the
+//     N slots inline after it.
 //   slots: capacity detail::TurnSlots, each padded to
 //     platform::cache_line_size, so neighbouring tickets never share a line.
 //   dispatch (two lines): push_ and pop_, the 64-bit ticket counters, each on
@@ -137,13 +136,12 @@
 //   2^64 operations, centuries, to reach it, and a StartTicket (which lets
 //   tests start next to a wrap) above 2^63 is rejected for it.
 //
-// Costs (uncontended): push or pop = one load of the config line, a
-// thread-local read (Platform::claim_late), one fetch_add on its counter's
-// line, and on the slot line one acquire load, plain stores (two for a
-// push, one for a pop), loads of the waiter word (two for a push: the
-// closed flag and the sleeper count; one for a pop) and the value move: no
-// RMW and no fence on the slot (detail/turn_slot.hpp, Costs); no syscall
-// unless a thread sleeps.
+// Costs (uncontended): push or pop = one load of the config line (a push
+// loads it again: its close check), a thread-local read
+// (Platform::claim_late), one fetch_add on its counter's line, and on the
+// slot line one acquire load, one plain store, one load of the waiter word
+// (the sleeper count) and the value move: no RMW and no fence on the slot
+// (detail/turn_slot.hpp, Costs); no syscall unless a thread sleeps.
 // sizeof(FixedQueue<T, N>) == (N + 3) * cache_line_size for T of up to
 // cache_line_size - 16 bytes (the turn slot's three words take 16).
 #pragma once
@@ -336,7 +334,7 @@ class Queue {
     std::uint64_t t = 0;
     typename Slot::Backoff spent;
     if (!arrive(0, t, spent)) return Status::closed;
-    return slot_of(t).put(put_turn(t), v, spent);
+    return put(t, v, spent);
   }
   Status push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     T copy(v);
@@ -348,8 +346,8 @@ class Queue {
     std::uint64_t t = 0;
     typename Slot::Backoff spent;
     if (!arrive(1, t, spent)) return drain_closed(out);
-    const Status s = slot_of(t).take(take_turn(t), out, spent);
-    return s == Status::closed ? drain_closed(out) : s;  // a hole or beyond the last push
+    auto sink = [&out](T&& v) noexcept { out = std::move(v); };
+    return take(t, sink, spent);  // closed: t is past every admitted push, so is every later ticket
   }
 
   // try_push: deposits v if there is room now (see Contract: promised).
@@ -410,11 +408,15 @@ class Queue {
     std::size_t got = 0;
     while (got < out.size()) {
       std::uint64_t first = 0;
-      // After close, only a fresh count may end the drain (see drain_closed).
-      const auto n = dispatch().try_take_promised_pop_n(out.size() - got, first, closed_flag());
+      // After close, only the tickets the close rule admits (see drain_closed).
+      const std::uint64_t n = closed_flag() ? dispatch().try_take_pops_before(admitted_end(), out.size() - got, first)
+                                            : dispatch().try_take_promised_pop_n(out.size() - got, first);
       if (n == 0) break;
-      // After a hole (only after close) the loop claims again.
-      got += take_run(first, static_cast<std::size_t>(n), out.subspan(got));
+      const std::size_t took = take_run(first, static_cast<std::size_t>(n), out.subspan(got));
+      got += took;
+      // A ticket the rule refused (the claim raced close()): every later one
+      // is refused too.
+      if (took != n) break;
     }
     return got;
   }
@@ -473,9 +475,9 @@ class Queue {
   // pop_bulk_for, pop_bulk_until: waits, no later than the deadline, for at
   // least one value (a pop ticket promised, as for pop_for), then receives
   // into out[0, *popped) the values promised at that moment, up to
-  // out.size(), in FIFO order (consecutive positions, except across holes
-  // after close).  ok: *popped >= 1.  timeout: nothing came.  closed: closed
-  // and drained.  *popped is 0 unless ok.
+  // out.size(), in FIFO order (consecutive positions, unless it meets
+  // close).  ok: *popped >= 1.  timeout: nothing came.  closed: closed and
+  // drained.  *popped is 0 unless ok.
   template <class Rep, class Period>
   Status pop_bulk_for(std::span<T> out, std::chrono::duration<Rep, Period> timeout,
                       std::size_t* popped = nullptr) noexcept {
@@ -488,32 +490,43 @@ class Queue {
     return s;
   }
 
-  // close: every waiter wakes; see the class comment.  Idempotent.  Every
-  // call closes every slot itself (TurnSlot::close is idempotent), so no
-  // close() returns while a slot still lets a put through, even when it
-  // overlaps another close().
+  // close: every waiter wakes; see the class comment ("The close rule").
+  // Idempotent.  The first call marks the queue closing, takes the close
+  // tickets and publishes them; a later call waits for that (a few
+  // instructions).  Every call then closes every slot itself (wakes its
+  // sleepers; TurnSlot::close is idempotent), so no close() returns while a
+  // waiter sleeps unwoken.
   void close() noexcept {
-    // [Q1] release: pairs with [Q2]; whatever the closer did before close()
-    // is visible to a thread that returns `closed` because of the flag.
-    config_->closed.fetch_or(kClosed, CUBBY_ORDER(Q1, std::memory_order_release));
+    // relaxed: elects the closer.  The mark reaches the operations that
+    // must see it through the close tickets' release ([A3]); what the closer
+    // did before close() reaches them through [Q1].
+    const std::uint32_t prev = config_->closed.fetch_or(kClosing, std::memory_order_relaxed);
+    if ((prev & kClosing) == 0) {
+      dispatch().take_close_tickets(/*own_pop=*/false);
+      // [Q1] release: pairs with [Q2]: the close tickets, and whatever the
+      // closer did before close(), are visible to a thread that sees this
+      // mark (and so to one that returns `closed`).
+      config_->closed.fetch_or(kPublished, CUBBY_ORDER(Q1, std::memory_order_release));
+    } else {
+      (void)closed_flag();  // waits for the first closer's tickets
+    }
     for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->close();
-    // [D3] one heavy barrier for every slot: a put that missed a slot's flag
-    // is busy there now (or done); settle waits for it to finish.
-    if (CUBBY_KEEP(D3)) Platform::heavy_barrier();
-    for (std::size_t i = 0; i < capacity(); ++i) config_->slots.slot(i)->settle();
-    // [Q5] release: pairs with [Q6]; every slot is closed and settled, so
-    // every put that will ever deposit has (settle acquired its publication),
-    // and a put with a later ticket finds its slot closed.
-    config_->closed.fetch_or(kSlotsClosed, CUBBY_ORDER(Q5, std::memory_order_release));
   }
   bool is_closed() const noexcept { return closed_flag(); }
 
   // pressure: pushes minus pops that have arrived (see Representation).
-  // Exact when no operation is in flight; unspecified after close().
-  std::int64_t pressure() const noexcept { return dispatch().pressure(); }
+  // Exact when no operation is in flight; unspecified after close() (which
+  // leaves it as it found it once its tickets are published, as a Cubby's
+  // close does: close()'s own push ticket is not counted).
+  std::int64_t pressure() const noexcept {
+    // relaxed: a statistic, as the counters' loads.
+    const bool published = (config_->closed.load(std::memory_order_relaxed) & kPublished) != 0;
+    return dispatch().pressure() - (published ? 1 : 0);
+  }
   // size: the number of values in the queue, pressure() clamped to
   // [0, capacity()].  Exact when no operation is in flight and close() has
-  // not run; after close() an upper bound (a hole's ticket still counts).
+  // not run; after close() an upper bound (the tickets of pushes refused
+  // still count).
   std::size_t size() const noexcept {
     const std::int64_t p = pressure();
     if (p <= 0) return 0;
@@ -523,19 +536,61 @@ class Queue {
  private:
   std::int64_t signed_capacity() const noexcept { return static_cast<std::int64_t>(capacity()); }
 
+  // closed_flag: whether close() has begun.  Once it has, waits until its
+  // tickets are published (a few instructions of close(), longer only if
+  // the closer is preempted there), so that a caller that acts on `true` can
+  // apply the close rule, and answers `closed` only after close() took
+  // effect.
   bool closed_flag() const noexcept {
     // [Q2] acquire: pairs with [Q1].
-    return (config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire)) & kClosed) != 0;
+    std::uint32_t w = config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire));
+    if (w == 0) return false;
+    while ((w & kPublished) == 0) {
+      Platform::yield();
+      // [Q2] acquire, as above.
+      w = config_->closed.load(CUBBY_ORDER(Q2, std::memory_order_acquire));
+    }
+    return true;
   }
-  // wait_slots_closed: close() has begun; waits until a close() has closed
-  // and settled every slot.  Bounded by that close()'s own loop (it runs no
-  // user code); it spins only when a pop would otherwise answer `closed`
-  // while close() is still under way.
-  void wait_slots_closed() const noexcept {
-    // [Q6] acquire: pairs with [Q5]: every deposit that will ever happen
-    // happens-before what follows, so a fresh count of the push tickets
-    // covers every value still owed.
-    while ((config_->closed.load(CUBBY_ORDER(Q6, std::memory_order_acquire)) & kSlotsClosed) == 0) Platform::yield();
+
+  // The close rule.  close() marks the queue closing, then takes push
+  // ticket F (which nobody deposits) and reads P, the next pop ticket, with
+  // an RMW that takes none: that RMW is close()'s linearization point.  Pops
+  // with tickets before P arrived before it; pushes before F did.
+  //   admitted(t): push t completes iff t < F (it arrived before close) and
+  //                t - capacity < P (pop t - capacity had arrived, so the
+  //                push had its room).  Pop t receives iff push t is
+  //                admitted.  So the admitted tickets are exactly those
+  //                before end = min(F, P + capacity): a prefix, no holes.
+  // Why a put that is not admitted never publishes: it checks the closing
+  // mark just before it would (deposit_allowed), and cannot miss it.  Its
+  // ticket is after F, and [A3] orders it after the mark; or its turn was
+  // handed on by pop t - capacity, whose ticket is after P, and [A3] then
+  // [S1]/[S2] order the put after the mark.  (Every other put is admitted.)
+  // Why an admitted put's turn comes: pop t - capacity has a ticket before
+  // P, and its push is admitted too, so it receives and hands the slot on.
+  // With capacity 1 this is Cubby's rule (cubby.hpp, "The close rule"; Cubby
+  // takes P for itself and hands P's value to pop P + 1, which is the same
+  // to every caller), so a queue of capacity 1 closes as a Cubby does.
+  //
+  // admitted_end: min(F, P + capacity); only after closed_flag() said true
+  // (its [Q2] acquire makes F and P visible).
+  std::uint64_t admitted_end() const noexcept {
+    const std::uint64_t f = dispatch().close_push();
+    const std::uint64_t room = dispatch().close_pop() + capacity();
+    return before(f, room) ? f : room;
+  }
+  static bool before(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b) < 0; }
+  // deposit_allowed: push ticket t's check before it publishes (and its
+  // wait's, once the slot is closed).
+  bool deposit_allowed(std::uint64_t t) const noexcept {
+    // relaxed: a put that the rule does not admit is ordered after the
+    // closing mark (see "The close rule"), so it cannot read it clear; any
+    // other put is admitted whatever it reads.  On `closing`, closed_flag()
+    // acquires [Q2].
+    if (config_->closed.load(std::memory_order_relaxed) == 0) return true;
+    (void)closed_flag();
+    return before(t, admitted_end());
   }
 
   // arrive: a blocking push's (side 0) or pop's (side 1) ticket, taken on
@@ -574,29 +629,41 @@ class Queue {
         [this](std::uint64_t t) -> Slot& { return slot_of(t); });
   }
 
+  // put: push ticket t's deposit, by the close rule.
+  Status put(std::uint64_t t, T& v, typename Slot::Backoff spent = {}) noexcept {
+    return slot_of(t).put(put_turn(t), v, [this, t] { return deposit_allowed(t); }, spent);
+  }
+  // take: pop ticket t's receipt, into sink; closed iff the close rule does
+  // not admit push t (asked only once t's slot is closed, which happens
+  // after the tickets are published; its [S3] acquire makes them visible).
+  template <class Sink>
+  Status take(std::uint64_t t, Sink& sink, typename Slot::Backoff spent = {}) noexcept {
+    return slot_of(t).take_with(
+        take_turn(t), sink, [this, t](typename Slot::Word) { return !before(t, admitted_end()); }, spent);
+  }
+
   Status timed_push(T& v, const platform::SteadyTime* deadline) noexcept {
     std::uint64_t ticket = 0;
     const Status s = claim(deadline, ticket, [this](std::uint64_t& t) {
       return dispatch().try_take_promised_push(signed_capacity(), t);
     });
     if (s != Status::ok) return s;
-    return slot_of(ticket).put(put_turn(ticket), v);
+    return put(ticket, v);
   }
   template <class Sink>
   Status timed_pop_with(const platform::SteadyTime* deadline, Sink sink) noexcept {
     std::uint64_t ticket = 0;
     const Status s = claim(deadline, ticket, [this](std::uint64_t& t) { return dispatch().try_take_promised_pop(t); });
+    if (s == Status::ok) return take(ticket, sink);  // closed: past every admitted push
     if (s == Status::timeout) return s;
-    if (s == Status::ok && slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
-    // A try_pop answers only "nothing now": it need not wait for close().
-    return drain_closed_with(sink, /*conclusive=*/deadline != nullptr);
+    return drain_closed_with(sink);
   }
 
   // timed_pop_bulk: pop_bulk_until's work (out not empty): claims up to
   // out.size() promised pop tickets at once, waiting as timed_pop_with does.
-  // A claim that met only holes (after close), or a close, ends as a pop
-  // that meets close: one conclusive drain, then what else is there (as
-  // try_pop_bulk, which counts afresh after close).
+  // A claim that raced close() and got nothing the rule admits, or a close,
+  // ends as a pop that meets close: the drain, then what else is there (as
+  // try_pop_bulk).
   Status timed_pop_bulk(std::span<T> out, const platform::SteadyTime* deadline, std::size_t& got) noexcept {
     std::uint64_t first = 0;
     std::uint64_t n = 0;
@@ -613,26 +680,16 @@ class Queue {
     return Status::ok;
   }
 
-  // drain_closed: after close (or a hole), a pop takes a ticket only if a
-  // value may still be owed to it (push - pop > 0), and retries past holes.
-  // Terminates: after close, push_ grows only by pushes that read the flag
-  // before it was set, and each iteration consumes one pop ticket.
-  // `closed` is conclusive (no push that returns ok deposits after it) only
-  // once every slot is closed: a push that read the flag before it was set
-  // may take its ticket after this pop's fresh count and still deposit while
-  // close() runs.  So before a conclusive `closed` the pop waits for the
-  // slots ([Q6]) and counts again.
+  // drain_closed: after close() (closed_flag() said true), a pop takes a
+  // ticket only if the close rule admits its push (a ticket before
+  // admitted_end()); that push's value is then bound to come.  Otherwise
+  // `closed`, which is final: every admitted ticket is held by a pop that
+  // receives it, and no other push deposits.
   template <class Sink>
-  Status drain_closed_with(Sink& sink, bool conclusive = true) noexcept {
+  Status drain_closed_with(Sink& sink) noexcept {
     std::uint64_t ticket = 0;
-    for (bool slots_closed = !conclusive;; slots_closed = true) {
-      while (dispatch().try_take_promised_pop(ticket, /*fresh=*/true)) {
-        if (slot_of(ticket).take_with(take_turn(ticket), sink) == Status::ok) return Status::ok;
-      }
-      if (slots_closed) return Status::closed;
-      // [D4] the wait for the slots (a weakened build answers `closed` at once).
-      if (CUBBY_KEEP(D4)) wait_slots_closed();
-    }
+    if (dispatch().try_take_pops_before(admitted_end(), 1, ticket) == 0) return Status::closed;
+    return take(ticket, sink);
   }
   Status drain_closed(T& out) noexcept {
     auto sink = [&out](T&& v) noexcept { out = std::move(v); };
@@ -640,46 +697,49 @@ class Queue {
   }
 
   // put_run: puts values[i] at ticket first + i, in order.  On the first
-  // closed put the remaining tickets are abandoned: they become holes (their
-  // slots are closed, or about to be: close() has begun), and their values stay
-  // with the caller.  Returns how many were put.
+  // closed put the rest are refused too (the rule admits a prefix of the
+  // tickets), and their values stay with the caller.  Returns how many were
+  // put.
   std::size_t put_run(std::uint64_t first, std::span<T> values) noexcept {
     for (std::size_t i = 0; i < values.size(); ++i) {
-      const std::uint64_t t = first + i;
-      if (slot_of(t).put(put_turn(t), values[i]) != Status::ok) return i;
+      if (put(first + i, values[i]) != Status::ok) return i;
     }
     return values.size();
   }
-  // take_run: takes tickets first .. first + n - 1 in order into out,
-  // skipping holes; returns how many values were received.
+  // take_run: takes tickets first .. first + n - 1 in order into out;
+  // returns how many values were received (a prefix: after the first
+  // ticket the rule refuses, every later one is refused too).
   std::size_t take_run(std::uint64_t first, std::size_t n, std::span<T> out) noexcept {
-    std::size_t got = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t t = first + i;
-      if (slot_of(t).take(take_turn(t), out[got]) == Status::ok) ++got;
+      auto sink = [&out, i](T&& v) noexcept { out[i] = std::move(v); };
+      if (take(first + i, sink) != Status::ok) return i;
     }
-    return got;
+    return n;
   }
 
-  // Config::closed bits, set by close(): the flag, then "every slot closed".
-  static constexpr std::uint32_t kClosed = 1;
-  static constexpr std::uint32_t kSlotsClosed = 2;
+  // Config::closed bits, set by close(): closing (before its tickets), then
+  // published (after them).
+  static constexpr std::uint32_t kClosing = 1;
+  static constexpr std::uint32_t kPublished = 2;
 
   struct Config {
     Config(std::size_t capacity, std::uint64_t start) : slots(capacity, start) {}
-    // closed: kClosed | kSlotsClosed; 0 while open.
+    // closed: kClosing | kPublished; 0 while open.
     typename Platform::template atomic<std::uint32_t> closed{0};
+    // close()'s tickets F and P (CloseTickets::closing is unused here).
+    detail::CloseTickets<Platform> close;
     Slots slots;
   };
 
   // For the fixed form the slots follow the config block inline; Config's
   // alignment (that of a padded slot) keeps the layout in whole lines.
   platform::CachePadded<Config> config_;
-  // dispatch: a view of the two counters, each on a line of its own.  The
-  // const_cast serves pressure(), which only loads through it.
+  // dispatch: a view of the two counters, each on a line of its own, and of
+  // the close tickets.  The const_cast serves the const members (pressure,
+  // the close rule), which only load through it.
   detail::TicketDispatch<Platform> dispatch() const noexcept {
     auto* self = const_cast<Queue*>(this);
-    return detail::TicketDispatch<Platform>(*self->push_, *self->pop_);
+    return detail::TicketDispatch<Platform>(*self->push_, *self->pop_, &self->config_->close);
   }
   platform::CachePadded<detail::TicketCounter<Platform>> push_;
   platform::CachePadded<detail::TicketCounter<Platform>> pop_;

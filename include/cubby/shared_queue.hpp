@@ -20,12 +20,12 @@
 // Crashes: like any in-memory lock-free queue, this one is not robust
 // against a process that dies inside an operation.  A process killed after
 // taking a ticket (inside a push or pop, waiting or not) leaves its turn
-// unserved: the slot stops for every later lap.  After close(), a pop that
-// reaches a dead pusher's turn gives up on it (a hole); pops behind a dead
-// popper's turn wait even after close().  One killed inside a put's busy
-// window makes close() wait for it.  One killed inside close() leaves pops
-// that would answer `closed` yielding until another close() completes (any
-// process may call it again).  One killed while asleep (in a blocking or a
+// unserved: the slot stops for every later lap.  After close(), the pops
+// behind a dead popper's turn still wait, and so does the pop of a dead
+// pusher's ticket if the close rule admitted that push (it had its room at
+// close).  One killed inside close() before it published its tickets leaves
+// every operation that meets the close waiting for them (the tickets are
+// taken once, so another close() cannot redo it).  One killed while asleep (in a blocking or a
 // timed wait) leaves its waiter count behind, so every later handoff on
 // that slot makes a futex wake syscall.  A creator killed before the ready
 // mark leaves a name that open() rejects (not ready) and create() cannot

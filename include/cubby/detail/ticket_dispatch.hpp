@@ -8,7 +8,9 @@
 // (that is the slots' turn words); their edges, [A1] on every write of a
 // counter and [A2] on a late claim's CAS (the same edge for that write),
 // make the promise test's reading of the two counters agree with what
-// happened before it.
+// happened before it.  [A3], the acquire half of every ticket RMW, orders a
+// ticket taken after a close()'s tickets after what that close() did first
+// (Queue's close rule rests on it).
 //
 // Timed and try operations take a ticket only once it is *promised* (its
 // partner has arrived), so that they can give up without leaving a hole; see
@@ -40,7 +42,8 @@ namespace detail {
 template <class Platform>
 using TicketCounter = typename Platform::template atomic<std::uint64_t>;
 
-// CloseTickets: Cubby's close cut-off (see take_close_tickets).
+// CloseTickets: the close cut-off of Cubby and Queue (see take_close_tickets);
+// `closing` is Cubby's (Queue keeps its closing mark in its closed word).
 template <class Platform>
 struct CloseTickets {
   typename Platform::template atomic<std::uint64_t> push{0};
@@ -72,17 +75,26 @@ class TicketDispatch {
   // try_pop could read a pop ticket taken after a push and miss that push
   // (an "empty" the queue never was; queue_c2_try_pop_after_push_finds_a_value),
   // and likewise for try_push.  On x86 the RMWs are full barriers anyway.
-  std::uint64_t take_push() noexcept { return push_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release)); }
-  // [A1] release, as take_push.
-  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release)); }
+  //
+  // [A3] acquire (every ticket RMW; the promise tests' CASes are acq_rel
+  // under [A1]): close()'s ticket RMWs are releases, and an RMW that comes
+  // after one of them in the counter's order reads from its release
+  // sequence.  So a ticket taken after close()'s push ticket F (or its pop
+  // ticket P) is ordered after everything close() did before taking it:
+  // Queue's closing mark.  A put whose ticket is later than F, or whose turn
+  // was handed on by a pop whose ticket is later than P, therefore cannot
+  // miss that mark (queue.hpp, "The close rule").  Free on x86.
+  std::uint64_t take_push() noexcept { return push_.fetch_add(1, CUBBY_ACQ_REL(A3, A1)); }
+  // [A3] acquire and [A1] release, as take_push.
+  std::uint64_t take_pop() noexcept { return pop_.fetch_add(1, CUBBY_ACQ_REL(A3, A1)); }
   // n consecutive tickets at once (bulk operations); returns the first.
   std::uint64_t take_push_n(std::uint64_t n) noexcept {
-    // [A1] release, as take_push.
-    return push_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
+    // [A3] acquire and [A1] release, as take_push.
+    return push_.fetch_add(n, CUBBY_ACQ_REL(A3, A1));
   }
   std::uint64_t take_pop_n(std::uint64_t n) noexcept {
-    // [A1] release, as take_push.
-    return pop_.fetch_add(n, CUBBY_ORDER(A1, std::memory_order_release));
+    // [A3] acquire and [A1] release, as take_push.
+    return pop_.fetch_add(n, CUBBY_ACQ_REL(A3, A1));
   }
 
   // take_ready_push / take_ready_pop: a late claim (Queue, "Arrival
@@ -125,6 +137,15 @@ class TicketDispatch {
     return try_take_promised_pop_n(1, ticket, fresh) == 1;
   }
 
+  // try_take_pops_before: up to `max_n` consecutive pop tickets, each before
+  // `end` (modulo 2^64, as a signed difference), in one CAS; returns how
+  // many, the first in `first`.  Queue's drain after close, where `end` is
+  // the first ticket the close rule does not admit.  [A1], as the promise
+  // tests (the CAS is acq_rel, so [A3] holds for it too).
+  std::uint64_t try_take_pops_before(std::uint64_t end, std::uint64_t max_n, std::uint64_t& first) noexcept {
+    return take_pops(max_n, first, [end](std::uint64_t pop) { return static_cast<std::int64_t>(end - pop); });
+  }
+
   // try_take_promised_push_n: up to `max_n` consecutive promised push
   // tickets in one CAS; returns how many (0: none promised), the first in
   // `first` (on 0: the next, unpromised ticket).  [A1], as above.
@@ -157,50 +178,39 @@ class TicketDispatch {
   // try_take_promised_pop_n: up to `max_n` consecutive promised pop tickets
   // in one CAS (push - pop > 0 for each).  [A1], as above.
   std::uint64_t try_take_promised_pop_n(std::uint64_t max_n, std::uint64_t& first, bool fresh = false) noexcept {
-    // [A1] acquire: a guess the CAS below validates; what it reads orders
-    // the read of push_ (see take_push).
-    std::uint64_t pop = pop_.load(CUBBY_ORDER(A1, std::memory_order_acquire));
-    for (;;) {
+    return take_pops(max_n, first, [this, fresh](std::uint64_t pop) {
       const std::uint64_t push =
-          // relaxed: ordered after the [A1] acquire read of pop_; the RMW
-          // (fresh) is never stale.
+          // relaxed: ordered after take_pops' [A1] acquire read of pop_; the
+          // RMW (fresh) is never stale.
           fresh ? push_.fetch_add(0, std::memory_order_relaxed) : push_.load(std::memory_order_relaxed);
-      const std::int64_t avail = static_cast<std::int64_t>(push - pop);
-      if (avail <= 0 || max_n == 0) {
-        first = pop;
-        return 0;
-      }
-      const std::uint64_t n = static_cast<std::uint64_t>(avail) < max_n ? static_cast<std::uint64_t>(avail) : max_n;
-      // [A1] acq_rel on success, as in try_take_promised_push_n.
-      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
-      // [A1] acquire on failure: the re-read of pop_ the next round rests on.
-      const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
-      if (pop_.compare_exchange_weak(pop, pop + n, on_success, on_failure)) {
-        first = pop;
-        return n;
-      }
-    }
+      return static_cast<std::int64_t>(push - pop);
+    });
   }
 
-  // ---- the close cut-off (Cubby) ----
+  // ---- the close cut-off (Cubby; Queue uses the tickets only) ----
   // begin_close: true for the one close() that performs the close.
   // acq_rel: only elects the first closer; later closers wait for the slot's
   // closed flag, which is what orders them.
   bool begin_close() noexcept { return close_->closing.exchange(1, std::memory_order_acq_rel) == 0; }
-  // take_close_tickets: close() takes push ticket F and then pop ticket P for
-  // itself; taking P is the linearization point of close().  Nobody deposits
-  // F and nobody takes P.  RMW atomicity fixes which tickets come before; the
-  // two values are published by the slot's close ([S3] release) and read
-  // only after that bit is seen with an acquire.
-  void take_close_tickets() noexcept {
+  // take_close_tickets: close() takes push ticket F and then, with
+  // own_pop, pop ticket P for itself (Cubby); without, P is the next pop
+  // ticket, read by an RMW that takes none (Queue).  The pop RMW is the
+  // linearization point of close().  Nobody deposits F, and nobody takes a
+  // ticket close() owns.  RMW atomicity fixes which tickets come before; the
+  // two values are published by the closer (Cubby: the slot's close, [S3];
+  // Queue: its published mark, [Q1]) and read only after that mark is seen
+  // with an acquire.
+  void take_close_tickets(bool own_pop = true) noexcept {
     // [A1] release (both RMWs), as take_push: a promise test that read F
-    // also sees the closing mark (close_begun), and one that read P sees F.
+    // also sees the closing mark (Cubby's close_begun; Queue's closed word,
+    // [C2]), and one that read P sees F.  The later tickets' [A3] acquires
+    // pair with these releases.
     const std::uint64_t f = push_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release));
     // [A1] release, as above; this RMW is close()'s linearization point.
-    const std::uint64_t p = pop_.fetch_add(1, CUBBY_ORDER(A1, std::memory_order_release));
-    // relaxed: published by [S3].
+    const std::uint64_t p = pop_.fetch_add(own_pop ? 1 : 0, CUBBY_ORDER(A1, std::memory_order_release));
+    // relaxed: published by the closer's mark.
     close_->push.store(f, std::memory_order_relaxed);
-    // relaxed: published by [S3].
+    // relaxed: published by the closer's mark.
     close_->pop.store(p, std::memory_order_relaxed);
   }
   // close_begun: after a push failed to claim a ticket, whether a close()
@@ -230,6 +240,32 @@ class TicketDispatch {
   }
 
  private:
+  // take_pops: up to `max_n` consecutive pop tickets in one CAS, as many as
+  // avail(pop) says are there for the next ticket `pop` (0 or less: none);
+  // returns how many, the first in `first` (on 0: the next ticket).
+  template <class Avail>
+  std::uint64_t take_pops(std::uint64_t max_n, std::uint64_t& first, Avail avail) noexcept {
+    // [A1] acquire: a guess the CAS below validates; what it reads orders
+    // avail's reads (the push counter: see take_push).
+    std::uint64_t pop = pop_.load(CUBBY_ORDER(A1, std::memory_order_acquire));
+    for (;;) {
+      const std::int64_t left = avail(pop);
+      if (left <= 0 || max_n == 0) {
+        first = pop;
+        return 0;
+      }
+      const std::uint64_t n = static_cast<std::uint64_t>(left) < max_n ? static_cast<std::uint64_t>(left) : max_n;
+      // [A1] acq_rel on success, as in try_take_promised_push_n.
+      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
+      // [A1] acquire on failure: the re-read of pop_ the next round rests on.
+      const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
+      if (pop_.compare_exchange_weak(pop, pop + n, on_success, on_failure)) {
+        first = pop;
+        return n;
+      }
+    }
+  }
+
   template <class Ready, class GiveUp>
   static bool take_ready(TicketCounter<Platform>& counter, std::uint64_t& ticket, platform::Backoff<Platform>& backoff,
                          Ready ready, GiveUp give_up) noexcept {
@@ -238,8 +274,9 @@ class TicketDispatch {
     for (;;) {
       if (ready(t)) {
         // [A2] release on success: [A1] for this write of the counter (a
-        // promise test that reads it counts what happened before it).
-        const auto on_success = CUBBY_ORDER(A2, std::memory_order_release);
+        // promise test that reads it counts what happened before it); [A3]
+        // acquire, as every ticket RMW.
+        const auto on_success = CUBBY_ACQ_REL(A3, A2);
         // relaxed on failure: the value read is only the next guess.
         const auto on_failure = std::memory_order_relaxed;
         if (counter.compare_exchange_weak(t, t + 1, on_success, on_failure)) {
@@ -256,7 +293,7 @@ class TicketDispatch {
 
   TicketCounter<Platform>& push_;
   TicketCounter<Platform>& pop_;
-  CloseTickets<Platform>* close_;  // Cubby's; null for Queue
+  CloseTickets<Platform>* close_;
 };
 
 // claim_until: the wait of a timed operation for a promised ticket.
