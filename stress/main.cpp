@@ -51,8 +51,8 @@ constexpr const char* kUsage = R"(usage: cubby-stress <workload>[,<workload>...]
                        seconds (threads blocked for good) fails as a hang,
                        with the seed, and ends the run (default 60)
   --strict-close       linearizability: check close() as one atomic step for
-                       every primitive (the cubby's workloads always do; the
-                       queue promises only a close with a beginning and an end)
+                       every workload (the cubby's and the queue's always
+                       do; the broken queue's under test need not)
 exit status: 0 all checks passed, 1 a violation, 2 usage error
 )";
 

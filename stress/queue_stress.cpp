@@ -4,8 +4,8 @@
 //              closed under load, random capacities (1 .. 64, powers of two
 //              and not) and start tickets: conservation, per-producer FIFO,
 //              progress (values move until each epoch's close)
-//   queue-lin  short windows checked against a bounded FIFO of capacity 2
-//              (holes left by voided pushes may sit between values)
+//   queue-lin  short windows checked against a bounded FIFO of capacity 2,
+//              close() as one atomic step
 //   queue-late, queue-lin-late
 //              queue and queue-lin with every blocking push and pop claiming
 //              its ticket late (capacities 2 and up)
@@ -88,8 +88,10 @@ const Registrar fixed{Workload{
 const Registrar linearizability{Workload{
     "queue-lin", "windows of concurrent operations checked against a bounded FIFO", Kind::blocking,
     check_linearizability, false, false, [](Run& run) {
+      // close() is one atomic step (queue.hpp, "The close rule"), as the Cubby's.
       run_linearizability<U64Queue>(
-          run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+          run, [](Rng& rng) { return std::make_unique<U64Queue>(2, random_queue_start(rng, 2)); },
+          LinShape{2, 12, /*atomic_close=*/true});
     }, /*min_threads=*/2, kLinMaxThreads}};
 
 // LateClaimPlatform: the native platform, with every blocking push and pop of
@@ -117,7 +119,8 @@ const Registrar linearizability_late{Workload{
     "queue-lin-late", "queue-lin with every blocking operation claiming its ticket late", Kind::blocking,
     check_linearizability, false, false, [](Run& run) {
       run_linearizability<U64LateQueue>(
-          run, [](Rng& rng) { return std::make_unique<U64LateQueue>(2, random_queue_start(rng, 2)); }, LinShape{2, 12});
+          run, [](Rng& rng) { return std::make_unique<U64LateQueue>(2, random_queue_start(rng, 2)); },
+          LinShape{2, 12, /*atomic_close=*/true});
     }, /*min_threads=*/2, kLinMaxThreads}};
 
 // ---------------------------------------------------------------------------
@@ -259,8 +262,8 @@ void run_bulk_transfer(Run& run, Make make) {
                                                     std::chrono::microseconds(rng.below(200)), &got)
                                    : c.pop_bulk(std::span<std::uint64_t>(buf), &got);
             // Not closed after it returned: the pop took one run of tickets
-            // and every one held a value (holes come only with close), so
-            // its values are consecutive FIFO positions.
+            // and received every one (only close refuses a ticket), so its
+            // values are consecutive FIFO positions.
             const bool one_run = s == Status::ok && !c.is_closed();
             const bool counted = timed ? (s == Status::ok) == (got >= 1) && got <= buf.size()
                                        : (s == Status::ok) == (got == buf.size()) && got <= buf.size() &&

@@ -44,16 +44,17 @@
 // (State::claimed): one a pop already in line has taken and waits on, so it
 // counts toward full, but other pops do not wait for it (they find the queue
 // empty, or take what comes behind it).  That pop, once close() voids the
-// reservation, takes the next value instead (Queue: a pop that meets a hole
+// reservation, takes the next value instead (as a pop that meets a hole
 // claims again), so its own result is an ordinary one, linearized later.
 // Only pushes that overlap a close() have these readings; the spec does not
 // check that a pop was in line to claim one (its state has no pending
 // operations), so around a close it accepts an empty try_pop beside a push
 // in line.  With
 // --strict-close the recorder never sets voidable: close() must then be
-// atomic with respect to pushes already in line.  Cubby promises that, and
-// cubby-lin always checks it so (LinShape::atomic_close); Queue does not
-// (queue-lin --strict-close fails).
+// atomic with respect to pushes already in line.  Cubby and Queue promise
+// that (their close rule), and cubby-lin and queue-lin always check it so
+// (LinShape::atomic_close); the looser reading serves channels that void
+// pushes in line at close (broken-queue-lin still finds no legal order).
 #pragma once
 
 #include <algorithm>
