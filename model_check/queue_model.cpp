@@ -295,8 +295,8 @@ MC_TEST(queue_c1_late_put_closed, mc::Options{}.bound(1)) {
 }
 
 // A push waiting on a full queue when close() runs: the pop that frees its
-// slot after close() returned must not let it complete (no push completes
-// after close() returns).  The value taken is the one that was there; the
+// slot after close() returned must not let it complete (the close rule
+// refuses it: its pop, `capacity` tickets earlier, arrived after close()).  The value taken is the one that was there; the
 // push returns closed with its value; a second pop finds the queue closed
 // and drained.
 MC_TEST(queue_c1_waiting_push_after_close, mc::Options{}.bound(2).no_timeouts()) {
@@ -350,6 +350,29 @@ MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_tim
   });
 }
 
+// [A3] through the promise test's CAS: as
+// queue_c1_waiting_push_popper_beside_close, but the popper is timed, so it
+// claims its ticket with try_take_promised_pop's CAS, whose acquire half
+// carries the closing mark to the push it hands the slot on to.
+MC_TEST(queue_c1_waiting_push_timed_popper_beside_close, mc::Options{}.bound(2).no_timeouts()) {
+  struct S {
+    Q q{1};
+    Status pushed = Status::timeout, popped = Status::timeout;
+    int x = -1;
+  };
+  auto* s = mc::make<S>();
+  MC_ASSERT(s->q.push(1) == Status::ok);
+  t.thread([s] { s->pushed = s->q.push(2); });
+  t.thread([s] { s->q.close(); });
+  t.thread([s] { s->popped = s->q.pop_for(s->x, 1h); });
+  t.after([s] {
+    const Left l = drain(s->q);
+    const int received = (s->popped == Status::ok ? 1 : 0) + l.n;
+    MC_ASSERT(received == 1 + (s->pushed == Status::ok ? 1 : 0));
+    mc::destroy(s);
+  });
+}
+
 // [A3], the push side, capacity 2: a push whose ticket comes after close()'s
 // push ticket F finds its slot free at once (nothing is ahead of it there),
 // so nothing but [A3] (the push ticket's acquire, pairing with the release
@@ -373,8 +396,9 @@ MC_TEST(queue_c2_push_after_close_tickets, mc::Options{}.bound(2)) {
 
 // After close, pop() decides `closed` in drain_closed(); "closed" means
 // closed and drained, so the same thread's next pop must not receive a
-// value.  Once found as an assertion: the drain read the push counter with a
-// relaxed load, which may be stale; it now reads it with an RMW (fresh).
+// value.  Once found as an assertion, when the drain counted push tickets
+// with a relaxed load, which may be stale; the drain now takes only the
+// tickets the close rule admits.
 MC_TEST(queue_c1_closed_then_value, mc::Options{}.bound(1)) {
   struct S {
     Q q{1};
@@ -394,8 +418,8 @@ MC_TEST(queue_c1_closed_then_value, mc::Options{}.bound(1)) {
 // close with waiters on both sides, capacity 1, timeouts off (a waiter that
 // is not woken deadlocks): a pusher waits on the full queue, a popper may
 // wait too; close wakes both.  The value in the queue is received; the
-// waiting push either completed before close (and its value is received
-// later) or returns closed.
+// waiting push either is admitted (its room was there when close() took
+// effect; its value is received later) or returns closed.
 MC_TEST(queue_c1_close_wakes_waiters, mc::Options{}.bound(2).no_timeouts()) {
   struct S {
     Q q{1};

@@ -491,8 +491,8 @@ const Registrar broken_early_closed{Workload{
     }}};
 
 // RefusingQueue: a deliberately broken queue whose try_push fails now and
-// then on a free slot.  queue-lin's looser close rules (voidable pushes)
-// must still find no legal order for it.
+// then on a free slot.  Even the looser close reading (voidable pushes,
+// which this broken queue is checked with) must find no legal order for it.
 class RefusingQueue : public U64Queue {
  public:
   using U64Queue::U64Queue;

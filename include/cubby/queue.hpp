@@ -115,7 +115,8 @@
 //     platform::cache_line_size, so neighbouring tickets never share a line.
 //   dispatch (two lines): push_ and pop_, the 64-bit ticket counters, each on
 //     its own line, so a lone producer's and a lone consumer's counters stay
-//     in their own caches; pressure() == push_ - pop_ (k > capacity:
+//     in their own caches; pressure() == push_ - pop_, less close()'s own
+//     push ticket once it is published (k > capacity:
 //     k - capacity pushers wait, k < 0: -k poppers wait; threads polling
 //     for a late claim are not counted).  Arrivals write
 //     these lines, handoffs the slot lines; the config line is only read, so

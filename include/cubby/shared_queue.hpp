@@ -133,7 +133,9 @@ class SharedQueue {
   }
   static void* layout_address(void* base) noexcept { return static_cast<unsigned char*>(base) + kLayoutOffset; }
 
-  static constexpr std::uint32_t kFormat = 2;
+  // 3: the queue closes by tickets (its closed word's bits and close()'s
+  // tickets in the config line changed meaning).
+  static constexpr std::uint32_t kFormat = 3;
   static constexpr Layout expected_layout() noexcept {
     return Layout{kFormat,
                   std::is_same_v<T, bool> ? 1u : std::is_signed_v<T> ? 2u : 3u,

@@ -15,19 +15,22 @@
 //   close():             closed := true.  Recorded as two operations over
 //                        the call's interval, close-begins and close-ends:
 //                        between them the primitive is *closing*, and a push
-//                        may still complete or already see closed (Queue:
-//                        "a push already in progress when close() starts may
-//                        still complete until close() returns").  For Cubby,
-//                        whose close is one atomic RMW, both points coincide.
-//                        With several close() calls overlapping, the state
-//                        is closed once the last of them ends: a second,
-//                        idempotent close() may return before pushes that the
-//                        first one lets finish (observed on Queue).
+//                        may still complete or already see closed (a channel
+//                        whose close lets pushes in progress finish until it
+//                        returns).  For Cubby and Queue, whose close takes
+//                        effect at one RMW (their close rule), both points
+//                        coincide (LinShape::atomic_close).  With several
+//                        close() calls overlapping, the state is closed once
+//                        the last of them ends: a second, idempotent close()
+//                        may return before pushes that the first one lets
+//                        finish.
 // A blocking operation that waited is linearized where its wait ended (the
 // partial-operation treatment of Herlihy & Wing): only its result, not its
 // waiting, is checked.
 //
-// Pushes voided by close (the contract's reading of close, default): a push
+// Pushes voided by close (the looser reading, for channels whose close
+// voids pushes in line; the default unless the workload's primitive
+// promises an atomic close or --strict-close is given): a push
 // that has taken its place in line (a blocking push on arrival, a timed or
 // try push once its turn is promised) holds that place, so later pushes see
 // the primitive full, until it deposits or close() voids it, and it returns

@@ -128,7 +128,7 @@ class TicketDispatch {
   // try_take_promised_pop: a pop ticket whose push partner has arrived
   // (push - pop > 0).  [A1], as above.  `fresh`: read the push counter
   // with an RMW, which reads the last value in the counter's modification
-  // order; the drains after close ask for it.  For Cubby it is a margin on a
+  // order; Cubby's drain after close asks for it.  For Cubby it is a margin on a
   // cold path, not what the proof rests on: the drain has acquired the
   // closed flag, and close() took its push ticket F after every admitted
   // push's ticket and before it set the flag, so a plain load would read at
@@ -140,8 +140,8 @@ class TicketDispatch {
   // try_take_pops_before: up to `max_n` consecutive pop tickets, each before
   // `end` (modulo 2^64, as a signed difference), in one CAS; returns how
   // many, the first in `first`.  Queue's drain after close, where `end` is
-  // the first ticket the close rule does not admit.  [A1], as the promise
-  // tests (the CAS is acq_rel, so [A3] holds for it too).
+  // the first ticket the close rule does not admit.  [A1] and [A3], as the
+  // promise tests.
   std::uint64_t try_take_pops_before(std::uint64_t end, std::uint64_t max_n, std::uint64_t& first) noexcept {
     return take_pops(max_n, first, [end](std::uint64_t pop) { return static_cast<std::int64_t>(end - pop); });
   }
@@ -164,9 +164,10 @@ class TicketDispatch {
       }
       const std::uint64_t room = static_cast<std::uint64_t>(capacity - used);
       const std::uint64_t n = room < max_n ? room : max_n;
-      // [A1] acq_rel on success (release: a write of the counter; acquire:
-      // none needed, kept so the failure order is no stronger).
-      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
+      // On success: [A1] release (a write of the counter) and [A3] acquire
+      // (a ticket taken after close()'s F is ordered after Queue's closing
+      // mark, as for take_push).
+      const auto on_success = CUBBY_ACQ_REL(A3, A1);
       // [A1] acquire on failure: the re-read of push_ the next round rests on.
       const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
       if (push_.compare_exchange_weak(push, push + n, on_success, on_failure)) {
@@ -223,10 +224,11 @@ class TicketDispatch {
   // F's release sequence) with the [A1] acquire, and close() marked itself
   // before taking F.  A claim that did not read F failed on real arrivals.
   bool close_begun() const noexcept { return close_->closing.load(std::memory_order_relaxed) != 0; }
-  // The close tickets; only after the closed flag was seen with an acquire.
+  // The close tickets; only after the closer's mark was seen with an
+  // acquire (Cubby: the slot's flag, [S3]; Queue: its published bit, [Q2]).
   // relaxed: see take_close_tickets.
   std::uint64_t close_push() const noexcept { return close_->push.load(std::memory_order_relaxed); }
-  // relaxed: published by [S3], as close_push.
+  // relaxed: as close_push.
   std::uint64_t close_pop() const noexcept { return close_->pop.load(std::memory_order_relaxed); }
 
   // pressure: pushes minus pops that have arrived.  relaxed: a statistic; two
@@ -255,8 +257,11 @@ class TicketDispatch {
         return 0;
       }
       const std::uint64_t n = static_cast<std::uint64_t>(left) < max_n ? static_cast<std::uint64_t>(left) : max_n;
-      // [A1] acq_rel on success, as in try_take_promised_push_n.
-      const auto on_success = CUBBY_ORDER(A1, std::memory_order_acq_rel);
+      // On success: [A1] release and [A3] acquire, as in
+      // try_take_promised_push_n (here after close()'s P: a timed or try pop
+      // that claims the ticket after P and hands its slot on to a push the
+      // rule refuses carries the closing mark to that push).
+      const auto on_success = CUBBY_ACQ_REL(A3, A1);
       // [A1] acquire on failure: the re-read of pop_ the next round rests on.
       const auto on_failure = CUBBY_ORDER(A1, std::memory_order_acquire);
       if (pop_.compare_exchange_weak(pop, pop + n, on_success, on_failure)) {
