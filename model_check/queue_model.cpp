@@ -327,11 +327,13 @@ MC_TEST(queue_c1_waiting_push_after_close, mc::Options{}.bound(2).no_timeouts())
 // [A3], the pop side: as queue_c1_waiting_push_after_close, but the popper
 // is not the closer.  A pop whose ticket comes after close()'s P may hand
 // the slot to the waiting push before that push's thread saw the closing
-// mark; [A3] (the pop ticket's acquire) then [S1]/[S2] carry the mark to the
-// put, which the rule refuses.  Weakened, the put may miss the mark and
-// deposit a value no pop is owed: it returns ok and its value is never
-// received.
-MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_timeouts()) {
+// mark; [A3] (the acquire half of the pop's ticket RMW: take_pop for a
+// blocking pop, try_take_promised_pop's CAS for a timed one) then [S1]/[S2]
+// carry the mark to the put, which the rule refuses.  Weakened, the put may
+// miss the mark and deposit a value no pop is owed: it returns ok and its
+// value is never received.
+template <class Pop>
+void waiting_push_popper_beside_close(mc::Exec& t, Pop pop) {
   struct S {
     Q q{1};
     Status pushed = Status::timeout, popped = Status::timeout;
@@ -341,7 +343,7 @@ MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_tim
   MC_ASSERT(s->q.push(1) == Status::ok);
   t.thread([s] { s->pushed = s->q.push(2); });
   t.thread([s] { s->q.close(); });
-  t.thread([s] { s->popped = s->q.pop(s->x); });
+  t.thread([s, pop] { s->popped = pop(s->q, s->x); });
   t.after([s] {
     const Left l = drain(s->q);
     const int received = (s->popped == Status::ok ? 1 : 0) + l.n;
@@ -349,28 +351,11 @@ MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_tim
     mc::destroy(s);
   });
 }
-
-// [A3] through the promise test's CAS: as
-// queue_c1_waiting_push_popper_beside_close, but the popper is timed, so it
-// claims its ticket with try_take_promised_pop's CAS, whose acquire half
-// carries the closing mark to the push it hands the slot on to.
+MC_TEST(queue_c1_waiting_push_popper_beside_close, mc::Options{}.bound(2).no_timeouts()) {
+  waiting_push_popper_beside_close(t, [](Q& q, int& x) { return q.pop(x); });
+}
 MC_TEST(queue_c1_waiting_push_timed_popper_beside_close, mc::Options{}.bound(2).no_timeouts()) {
-  struct S {
-    Q q{1};
-    Status pushed = Status::timeout, popped = Status::timeout;
-    int x = -1;
-  };
-  auto* s = mc::make<S>();
-  MC_ASSERT(s->q.push(1) == Status::ok);
-  t.thread([s] { s->pushed = s->q.push(2); });
-  t.thread([s] { s->q.close(); });
-  t.thread([s] { s->popped = s->q.pop_for(s->x, 1h); });
-  t.after([s] {
-    const Left l = drain(s->q);
-    const int received = (s->popped == Status::ok ? 1 : 0) + l.n;
-    MC_ASSERT(received == 1 + (s->pushed == Status::ok ? 1 : 0));
-    mc::destroy(s);
-  });
+  waiting_push_popper_beside_close(t, [](Q& q, int& x) { return q.pop_for(x, 1h); });
 }
 
 // [A3], the push side, capacity 2: a push whose ticket comes after close()'s
