@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,9 @@ std::atomic<bool> g_membarrier_ready{false};
 }  // namespace detail
 
 namespace {
+
+// Statistics only: relaxed is enough, nothing is published through it.
+std::atomic<std::uint64_t> g_heavy_barriers{0};
 
 long sys_membarrier(int cmd) noexcept { return ::syscall(SYS_membarrier, cmd, 0U, 0); }
 
@@ -66,6 +70,7 @@ bool expedited_barrier() noexcept {
 }  // namespace
 
 void asymmetric_heavy_barrier() noexcept {
+  g_heavy_barriers.fetch_add(1, std::memory_order_relaxed);  // statistics only
   if (registered() && !expedited_barrier()) {
     // EPERM: not registered for this address space.  fork() copies the
     // registration (only exec clears it), so this path is a safeguard;
@@ -83,6 +88,10 @@ void asymmetric_heavy_barrier() noexcept {
   }
   // The full fence orders this thread's own accesses around the call.
   full_fence();
+}
+
+std::uint64_t heavy_barrier_count() noexcept {
+  return g_heavy_barriers.load(std::memory_order_relaxed);  // relaxed: a statistic
 }
 
 }  // namespace cubby::platform

@@ -16,6 +16,7 @@
 
 #include "asleep_in_futex.hpp"
 #include "timed_waits.hpp"
+#include "syscalls.hpp"
 
 using namespace std::chrono_literals;
 using cubby::Cubby;
@@ -377,10 +378,10 @@ TEST(Cubby, PressureWrapsAsSignedDifference) {
   EXPECT_EQ(c.pressure(), 0);
 }
 
-// No futex syscall when nobody waits.
+// No syscall (futex or heavy barrier) when nobody waits.
 TEST(Cubby, UncontendedHandoffsMakeNoSyscall) {
   Cubby<int> c;
-  const auto before = cubby::platform::futex_syscall_count();
+  const cubby::test::SyscallsSince since;
   int v;
   for (int i = 0; i < 10000; ++i) {
     ASSERT_EQ(c.push(i), Status::ok);
@@ -388,7 +389,8 @@ TEST(Cubby, UncontendedHandoffsMakeNoSyscall) {
     ASSERT_TRUE(c.try_push(i));
     ASSERT_TRUE(c.try_pop().has_value());
   }
-  EXPECT_EQ(cubby::platform::futex_syscall_count(), before);
+  EXPECT_EQ(since.futex(), 0u);
+  EXPECT_EQ(since.heavy_barriers(), 0u);
 }
 
 // Ping-pong between two threads through two cubbies; exercises sleep/wake.

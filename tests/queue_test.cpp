@@ -24,6 +24,7 @@
 #include "asleep_in_futex.hpp"
 #include "timed_waits.hpp"
 #include "harness/child_process.hpp"
+#include "syscalls.hpp"
 
 using namespace std::chrono_literals;
 using cubby::Cubby;
@@ -1222,7 +1223,7 @@ TEST(Queue, FixedQueueStartTicket) {
 TEST(Queue, UncontendedOperationsMakeNoSyscall) {
   Queue<int> q(4);
   FixedQueue<int, 3> f;
-  const auto before = cubby::platform::futex_syscall_count();
+  const cubby::test::SyscallsSince since;
   int v;
   std::array<int, 3> buf{1, 2, 3};
   for (int i = 0; i < 5000; ++i) {
@@ -1237,7 +1238,8 @@ TEST(Queue, UncontendedOperationsMakeNoSyscall) {
     ASSERT_EQ(f.push_bulk(buf), Status::ok);
     ASSERT_EQ(f.pop_bulk(buf), Status::ok);
   }
-  EXPECT_EQ(cubby::platform::futex_syscall_count(), before);
+  EXPECT_EQ(since.futex(), 0u);
+  EXPECT_EQ(since.heavy_barriers(), 0u);
 }
 
 // ---------------------------------------------------------------- contention

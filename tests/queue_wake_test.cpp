@@ -13,6 +13,7 @@
 #include "asleep_in_futex.hpp"
 #include "cubby/cubby.hpp"
 #include "cubby/queue.hpp"
+#include "syscalls.hpp"
 
 namespace {
 
@@ -109,14 +110,15 @@ TEST(QueueWake, BlockingWaitSpinsBeforeItSleeps) {
   EXPECT_GE(first_yields, static_cast<int>(NativePlatform::spin_yields));
 }
 
-// A due deadline answers timeout at once: no futex call (nobody sleeps, so
-// there must be no syscall), for the queue and the cubby, both sides.
+// A due deadline answers timeout at once: no futex call and no heavy barrier
+// (nobody sleeps, so there must be no syscall), for the queue and the cubby,
+// both sides.
 TEST(QueueWake, DueDeadlineMakesNoFutexCall) {
   using namespace std::chrono_literals;
   cubby::Queue<int> q(2);
   cubby::Cubby<int> c;
   int v = 0;
-  const auto before = cubby::platform::futex_syscall_count();
+  const cubby::test::SyscallsSince since;
   EXPECT_EQ(q.pop_for(v, 0ms), Status::timeout);
   EXPECT_EQ(q.pop_until(v, std::chrono::steady_clock::now() - 1s), Status::timeout);
   EXPECT_EQ(c.pop_for(v, 0ms), Status::timeout);
@@ -125,7 +127,8 @@ TEST(QueueWake, DueDeadlineMakesNoFutexCall) {
   ASSERT_EQ(c.push(1), Status::ok);
   EXPECT_EQ(q.push_for(3, 0ms), Status::timeout);
   EXPECT_EQ(c.push_until(3, std::chrono::steady_clock::now() - 1s), Status::timeout);
-  EXPECT_EQ(cubby::platform::futex_syscall_count() - before, 0u);
+  EXPECT_EQ(since.futex(), 0u);
+  EXPECT_EQ(since.heavy_barriers(), 0u);
 }
 
 // SlowYieldPlatform: a yield that hands the CPU away for 2 ms, as it does

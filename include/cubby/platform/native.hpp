@@ -182,6 +182,11 @@ inline void asymmetric_light_barrier() noexcept {
 // heavy barrier that fails (after retrying transient errors) ends the
 // process with a message, since no barrier could then stand in for it.
 void asymmetric_heavy_barrier() noexcept;
+// Number of asymmetric_heavy_barrier() calls this process made (each is a
+// membarrier(2) syscall once registered); the tests use it, beside
+// futex_syscall_count(), to show that operations nobody waits for make no
+// syscall.  One relaxed counter increment per call.
+std::uint64_t heavy_barrier_count() noexcept;
 
 // ---- thread indices (see the seam above) ----
 inline constexpr std::uint32_t no_thread_index = 0xFFFFFFFFu;
