@@ -4,13 +4,27 @@
 // malloc and its family are replaced for this executable (so it is built
 // only without sanitizers, which replace them too) and count calls while a
 // thread is inside a measured region.  Measured, each on a new thread:
-// thread_index() itself; a message pool's first put() and first
-// get(pool_only) on that thread; then a thousand get/put pairs; a queue's
-// and a cubby's first push and pop.  Exit status 0 if nothing was allocated.
+//   - thread_index() itself;
+//   - a message pool's first put() and first get(pool_only) on that thread,
+//     a thousand get/put pairs, and a get that steals from another thread's
+//     cache (a heavy barrier);
+//   - a queue's and a cubby's first push and pop, then every other
+//     operation: try, timed, bulk (blocking, try and timed), size, pressure;
+//   - the sleep path: a blocking pop and a blocking push that sleep until a
+//     partner thread (not measured) hands over, a timed pop that sleeps
+//     until its deadline, and a pop asleep when a partner closes the queue
+//     (and the same for the cubby).  The partner waits until the measured
+//     thread is asleep in futex(2) (tests/asleep_in_futex.hpp).
+// Exit status 0 if nothing was allocated.
+#include <array>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+
+#include "../asleep_in_futex.hpp"
 
 #include "cubby/cubby.hpp"
 #include "cubby/message_pool.hpp"
@@ -73,7 +87,30 @@ bool measured(const char* what, F f) {
     t_counting = false;
   });
   t.join();
-  std::printf("%-58s %d allocation(s)\n", what, g_calls);
+  std::printf("%-66s %d allocation(s)\n", what, g_calls);
+  return g_calls == 0;
+}
+
+// measured_asleep: as measured, with a partner thread (not counted) that
+// waits until the measured thread is asleep in futex(2), then runs
+// wake_it(), which must let f return.
+template <class F, class Wake>
+bool measured_asleep(const char* what, F f, Wake wake_it) {
+  std::atomic<pid_t> tid{0};
+  g_calls = 0;
+  std::thread partner([&] {
+    cubby::test::await_asleep(tid);
+    wake_it();
+  });
+  std::thread t([&] {
+    t_counting = true;
+    tid.store(cubby::test::this_tid());
+    f();
+    t_counting = false;
+  });
+  t.join();
+  partner.join();
+  std::printf("%-66s %d allocation(s)\n", what, g_calls);
   return g_calls == 0;
 }
 
@@ -97,18 +134,118 @@ int main() {
     }
   });
 
+  {
+    // A message left in another thread's cache: the measured get steals it.
+    // The putter stays alive meanwhile, so that its thread index (and its
+    // cache) cannot pass to the measured thread.
+    cubby::MessageEngine e(cubby::MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1});
+    cubby::Message* m = e.get(cubby::Strategy::pool_only).value();
+    std::atomic<int> stage{0};
+    std::thread putter([&] {
+      e.put(m);
+      stage.store(1);
+      while (stage.load() != 2) std::this_thread::yield();
+    });
+    while (stage.load() != 1) std::this_thread::yield();
+    ok &= measured("message pool: a get(pool_only) that steals, then put()", [&] {
+      cubby::Message* got = e.get(cubby::Strategy::pool_only).value();
+      if (got == nullptr) std::abort();  // the message is pooled: never null
+      e.put(got);
+    });
+    stage.store(2);
+    putter.join();
+  }
+
+  using namespace std::chrono_literals;
   cubby::Queue<int> queue(8);
   ok &= measured("queue: a thread's first push() and pop()", [&] {
     (void)queue.push(1);
     int v = 0;
     (void)queue.pop(v);
   });
+  ok &= measured("queue: try, timed, bulk, size and pressure", [&] {
+    int v = 0;
+    std::array<int, 3> buf{1, 2, 3};
+    std::size_t n = 0;
+    (void)queue.try_push(1);
+    (void)queue.try_pop();
+    (void)queue.push_for(2, 1s);
+    (void)queue.pop_for(v, 1s);
+    (void)queue.pop_for(v, 0ms);  // due: timeout
+    (void)queue.push_bulk(buf);
+    (void)queue.pop_bulk(buf);
+    (void)queue.try_push_bulk(buf);
+    (void)queue.try_pop_bulk(buf);
+    (void)queue.push_bulk_for(buf, 1s, &n);
+    (void)queue.pop_bulk_for(buf, 1s, &n);
+    (void)queue.size();
+    (void)queue.pressure();
+  });
+  ok &= measured_asleep(
+      "queue: a pop() that sleeps until a push", [&] {
+        int v = 0;
+        (void)queue.pop(v);
+      },
+      [&] { (void)queue.push(1); });
+  for (int i = 0; i < 8; ++i) (void)queue.push(i);
+  ok &= measured_asleep(
+      "queue: a push() that sleeps until a pop", [&] { (void)queue.push(8); },
+      [&] {
+        int v = 0;
+        (void)queue.pop(v);
+      });
+  while (queue.try_pop()) {
+  }
+  ok &= measured("queue: a pop_for() that sleeps until its deadline", [&] {
+    int v = 0;
+    (void)queue.pop_for(v, 20ms);
+  });
+  ok &= measured_asleep(
+      "queue: a pop() asleep when the queue is closed", [&] {
+        int v = 0;
+        (void)queue.pop(v);
+      },
+      [&] { queue.close(); });
+
   cubby::Cubby<int> cell;
   ok &= measured("cubby: a thread's first push() and pop()", [&] {
     (void)cell.push(1);
     int v = 0;
     (void)cell.pop(v);
   });
+  ok &= measured("cubby: try and timed", [&] {
+    int v = 0;
+    (void)cell.try_push(1);
+    (void)cell.try_pop();
+    (void)cell.push_for(2, 1s);
+    (void)cell.pop_for(v, 1s);
+    (void)cell.pop_for(v, 0ms);  // due: timeout
+    (void)cell.pressure();
+  });
+  ok &= measured_asleep(
+      "cubby: a pop() that sleeps until a push", [&] {
+        int v = 0;
+        (void)cell.pop(v);
+      },
+      [&] { (void)cell.push(1); });
+  (void)cell.push(1);
+  ok &= measured_asleep(
+      "cubby: a push() that sleeps until a pop", [&] { (void)cell.push(2); },
+      [&] {
+        int v = 0;
+        (void)cell.pop(v);
+      });
+  (void)cell.try_pop();
+  ok &= measured("cubby: a pop_for() that sleeps until its deadline", [&] {
+    int v = 0;
+    (void)cell.pop_for(v, 20ms);
+  });
+  ok &= measured_asleep(
+      "cubby: a pop() asleep when the cubby is closed", [&] {
+        int v = 0;
+        (void)cell.pop(v);
+      },
+      [&] { cell.close(); });
   std::puts(ok ? "no allocation" : "FAILED: a hot path allocated");
   return ok ? 0 : 1;
 }
