@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <chrono>
 #include <system_error>
 #include <thread>
@@ -17,6 +19,30 @@
 
 namespace cubby::platform {
 namespace {
+
+// check_name: a portable POSIX shared-memory name (shm_overview(7)): '/'
+// then 1 to NAME_MAX characters, none of them '/' or NUL.  Checked before
+// any syscall, so that a bad name is a std::invalid_argument naming it, not
+// an EINVAL (or, for glibc, a name with several leading slashes accepted as
+// another one).
+void check_name(const std::string& name) {
+  const bool ok = name.size() >= 2 && name.size() <= 1 + NAME_MAX && name[0] == '/' &&
+                  name.find_first_of(std::string_view("/\0", 2), 1) == std::string::npos;
+  if (ok) return;
+  std::string shown;  // control characters (a NUL would end what()) as \xNN
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7F) {
+      shown += c;
+    } else {
+      constexpr char hex[] = "0123456789abcdef";
+      shown += {'\\', 'x', hex[u >> 4], hex[u & 15]};
+    }
+  }
+  throw std::invalid_argument("cubby::SharedMemory: a segment name is '/' then 1 to " + std::to_string(NAME_MAX) +
+                              " characters other than '/' and NUL, got '" + shown + "' (" +
+                              std::to_string(name.size()) + " characters)");
+}
 
 [[noreturn]] void fail(int err, const std::string& what, const std::string& name) {
   throw std::system_error(err, std::generic_category(), "cubby::SharedMemory: " + what + " '" + name + "'");
@@ -36,6 +62,7 @@ void* map(int fd, std::size_t size, const std::string& name) {
 }  // namespace
 
 SharedMemory SharedMemory::create(const std::string& name, std::size_t size, bool unlink_on_destroy) {
+  check_name(name);
   if (size == 0) throw std::invalid_argument("cubby::SharedMemory: a segment needs at least 1 byte, got 0 for '" + name + "'");
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   if (fd < 0) fail(errno, "shm_open(create)", name);
@@ -65,6 +92,7 @@ SharedMemory SharedMemory::create(const std::string& name, std::size_t size, boo
 }
 
 SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::chrono::milliseconds wait) {
+  check_name(name);
   const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
   if (fd < 0) fail(errno, "shm_open(open)", name);
   const auto deadline = deadline_after(wait);

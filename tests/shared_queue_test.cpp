@@ -208,6 +208,33 @@ TEST(SharedMemory, ClearErrorsForAnEmptyOrTooSmallSegment) {
   }
 }
 
+// A name that is not '/' then 1 to 255 characters other than '/' and NUL is
+// rejected before any syscall, by create and open alike, naming it.
+TEST(SharedMemory, InvalidNamesThrowNamingThem) {
+  using cubby::platform::SharedMemory;
+  const std::string too_long = "/" + std::string(256, 'a');
+  for (const std::string& name : {std::string(), std::string("/"), std::string("no-slash"), std::string("/a/b"),
+                                  std::string("//a"), std::string("/a\0b", 4), too_long}) {
+    for (const bool create : {true, false}) {
+      try {
+        if (create) {
+          (void)Shared4::create(name);
+        } else {
+          (void)Shared4::open(name);
+        }
+        ADD_FAILURE() << (create ? "created '" : "opened '") << name << "'";
+      } catch (const std::invalid_argument& e) {
+        const std::string shown = name.find('\0') == std::string::npos ? name : "/a\\x00b";
+        EXPECT_NE(std::string(e.what()).find("got '" + shown + "'"), std::string::npos) << e.what();
+      }
+    }
+  }
+  // The longest valid name is accepted (and its segment made).
+  const std::string longest = "/" + std::string(255, 'a');
+  SharedMemory::unlink(longest);
+  EXPECT_NO_THROW((void)SharedMemory::create(longest, 4096));
+}
+
 // A /dev/shm without room for the segment: create() throws (ENOSPC) instead
 // of the first touch of the queue dying with SIGBUS.  Needs a small tmpfs on
 // /dev/shm: ctest runs it in its own mount namespace (shared_queue.small_shm

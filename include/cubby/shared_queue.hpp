@@ -66,8 +66,9 @@ class SharedQueue {
   using queue_type = FixedQueue<T, N, platform::IpcPlatform>;
 
   // create: a new segment `name` (e.g. "/my-queue") holding an empty queue.
-  // Throws std::system_error if the name exists or the segment cannot be
-  // made.
+  // Throws std::invalid_argument for a name that is not '/' then 1 to 255
+  // characters other than '/', std::system_error if the name exists or the
+  // segment cannot be made.
   static SharedQueue create(const std::string& name) {
     platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());
     // The ready mark is not constructed: an open() may already read it (the
@@ -81,6 +82,7 @@ class SharedQueue {
   }
 
   // open: the queue in the existing segment `name`.  Throws
+  // std::invalid_argument for an invalid name (as create),
   // std::system_error if there is none, std::runtime_error if it was made for
   // another T or N, or if it is not ready within `wait`.
   static SharedQueue open(const std::string& name, std::chrono::milliseconds wait = std::chrono::seconds(5)) {

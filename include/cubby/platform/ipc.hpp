@@ -140,7 +140,9 @@ class SharedMemory {
  public:
   // create: a new segment of `size` zero bytes, all of it reserved (a
   // /dev/shm without room for it fails here with ENOSPC, not later with
-  // SIGBUS); fails if the name exists.
+  // SIGBUS); fails if the name exists.  A name is '/' then 1 to NAME_MAX
+  // (255) characters other than '/' and NUL (create and open throw
+  // std::invalid_argument naming any other).
   static SharedMemory create(const std::string& name, std::size_t size, bool unlink_on_destroy = true);
   // open: an existing segment, which must be at least `size` bytes.  A
   // segment of 0 bytes is one whose creator has not sized it yet (create()
