@@ -382,3 +382,37 @@ TEST(SharedQueue, BlockingPushAsleepIsWokenFromAnotherProcess) {
     EXPECT_EQ(v, want);
   }
 }
+
+// close() in one process wakes every sleeper in others: blocking and timed
+// pops asleep on an empty queue, then blocking and timed pushes asleep on a
+// full one (refused by the close rule: no pop made them room), each in a
+// child process, all answer closed.
+TEST(SharedQueue, CloseWakesSleepersInOtherProcesses) {
+  for (const bool pushes : {false, true}) {
+    const std::string name = unique_name(pushes ? "close-wakes-pushes" : "close-wakes-pops");
+    auto owner = Shared4::create(name);
+    if (pushes) {
+      for (std::uint64_t v = 1; v <= 4; ++v) ASSERT_EQ(owner->push(v), Status::ok);  // full
+    }
+    std::vector<pid_t> children;
+    for (const bool timed : {false, true}) {
+      children.push_back(spawn([&] {
+        std::uint64_t v = 9;
+        Status s;
+        if (pushes) {
+          s = timed ? owner->push_for(v, std::chrono::hours(1)) : owner->push(v);
+        } else {
+          s = timed ? owner->pop_for(v, std::chrono::hours(1)) : owner->pop(v);
+        }
+        return s == Status::closed ? 0 : 1;
+      }));
+      ASSERT_GT(children.back(), 0);
+      cubby::test::await_asleep(children.back());
+    }
+    owner->close();
+    // A lost wake leaves a child asleep: killed and failed after a minute.
+    for (const pid_t child : children) {
+      EXPECT_EQ(wait_exit_code_until(child, std::chrono::steady_clock::now() + 60s), 0) << (pushes ? "push" : "pop");
+    }
+  }
+}
