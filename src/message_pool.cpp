@@ -3,6 +3,8 @@
 // compiled once for MessageEngine, and the option check.
 #include "cubby/message_pool.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -31,6 +33,14 @@ MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr:
   }
   if (resource == nullptr) throw std::invalid_argument("cubby::MessageEngine: null memory_resource");
   return o;
+}
+
+void destroyed_while_held(std::size_t held) noexcept {
+  std::fprintf(stderr,
+               "cubby::MessageEngine destroyed while users still hold %zu of its messages; put every message "
+               "back before the engine goes (a later put would use the destroyed engine)\n",
+               held);
+  std::abort();
 }
 
 }  // namespace detail

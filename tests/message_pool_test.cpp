@@ -864,3 +864,28 @@ TEST(MessagePool, MaxPooledBeyondTheStackLimitIsInvalidArgumentNamingIt) {
     FAIL() << "not std::invalid_argument: " << ex.what();
   }
 }
+
+// Destroying an engine while a user still holds one of its messages ends
+// the process with a message naming the count, in every build (the
+// message's later put would use the destroyed engine), whether the message
+// was placed or not and whether or not the engine had been shut down.
+TEST(MessagePoolDeathTest, DestroyedWhileAMessageIsHeldAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        MessageEngine e(MessagePoolOptions{.initial_pooled = 1, .max_pooled = 1});
+        Message* placed = must_get(e, Strategy::always);
+        Message* placeless = must_get(e, Strategy::always);
+        (void)placed;
+        (void)placeless;
+      },
+      "destroyed while users still hold 2 of its messages");
+  EXPECT_DEATH(
+      {
+        MessageEngine e;
+        Message* m = must_get(e, Strategy::pool_only);
+        (void)m;
+        e.shutdown();
+      },
+      "destroyed while users still hold 1 of its messages");
+}

@@ -25,7 +25,9 @@
 //                             with shut_down; messages users still hold are
 //                             destroyed when they are put back.  Idempotent.
 //   ~MessageEngine()          shutdown(); every message must have been put
-//                             back before (asserted in debug builds).
+//                             back before: one still held ends the process
+//                             with a message naming the count (its later
+//                             put would use the destroyed engine).
 //
 // Places.  The pool has max_pooled places.  A message takes a place when it
 // is created, if one is still free, and keeps it for its whole life, pooled
@@ -326,6 +328,9 @@ namespace detail {
 // what a body can hold (its max_size()), or resource is null.
 // src/message_pool.cpp.
 MessagePoolOptions validated_pool_options(const MessagePoolOptions& o, std::pmr::memory_resource* resource);
+// destroyed_while_held: ~BasicMessageEngine's report that users still hold
+// `held` messages: prints it and aborts.  src/message_pool.cpp.
+[[noreturn, gnu::cold]] void destroyed_while_held(std::size_t held) noexcept;
 }  // namespace detail
 
 template <class Platform = DefaultPlatform>
@@ -609,7 +614,9 @@ template <class Platform>
 BasicMessageEngine<Platform>::~BasicMessageEngine() {
   shutdown();
   drain();
-  assert(live_messages() == 0 && "MessageEngine destroyed while users still hold its messages");
+  // No operation runs any more (the engine is being destroyed), so the
+  // count is exact.
+  if (const std::size_t held = live_messages(); held != 0) [[unlikely]] detail::destroyed_while_held(held);
   release_caches();
 }
 
