@@ -68,7 +68,10 @@
 // holds its ticket, so consumers that pop until `closed` receive every such
 // value, once.  An operation that meets a close() under way waits for its
 // tickets (a few instructions of close(), longer only if the closer is
-// preempted there) before it answers.
+// preempted there) before it answers.  A timed operation waits too, past
+// its deadline if it must: until the tickets are out it cannot tell whether
+// it would complete, and timeout is an answer only for a queue open and
+// full (push) or empty (pop).
 //
 // Bulk operations move n values with one ticket operation; the values occupy
 // n consecutive positions of the FIFO (no other push interleaves, no other
