@@ -18,6 +18,13 @@
 //   threads.  Iterations count messages; CPU is both threads'.
 // ref/*: one uncontended CAS, one seq_cst fence: the floor of any shared
 //   lock-free pool (see the README).
+// ref/message_pool_exact_count_floor: message_pool's pair plus one relaxed
+//   fetch_add and one fetch_sub on a shared count: the least that a pool
+//   counting the messages it holds (to destroy a put message exactly when
+//   it holds max_pooled, instead of by places; message_pool.hpp, "Places")
+//   would add to every get and put, since those change the count.  A floor,
+//   not such a pool: the count would also have to be checked against the
+//   maximum, and messages to move between places.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -149,6 +156,23 @@ void BM_RefFence(benchmark::State& state) {
 }
 BENCHMARK(BM_RefFence)->Name("ref/seq_cst_fence");
 
+void BM_ExactCountFloor(benchmark::State& state) {
+  cubby::MessageEngine& engine = shared_engine();
+  static std::atomic<std::int64_t> pooled{0};
+  std::uint64_t k = 0;
+  for (auto _ : state) {
+    cubby::Message* m = engine.get(cubby::Strategy::always).value();
+    // relaxed: a model of the count's cost only; nothing is published by it.
+    pooled.fetch_sub(1, std::memory_order_relaxed);
+    benchmark::DoNotOptimize(m);
+    m->header.sequence = k++;
+    benchmark::ClobberMemory();
+    pooled.fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
+    engine.put(m);
+  }
+}
+BENCHMARK(BM_ExactCountFloor)->Name("ref/message_pool_exact_count_floor");
+
 BENCHMARK(BM_NewDelete<0>)->Name("pool/new_delete")->Threads(1)->Threads(2);
 BENCHMARK(BM_MessagePool<0>)->Name("pool/message_pool")->Threads(1)->Threads(2);
 BENCHMARK(BM_MessagePool<0, false>)->Name("pool/message_pool_stack_only")->Threads(1)->Threads(2);
@@ -166,5 +190,7 @@ int main(int argc, char** argv) {
                                "pool/new_delete_body64/threads:1", "cpu_time", 1.0 / 3},
                               {"pool get+put / new+delete, 2 threads", "pool/message_pool/threads:2",
                                "pool/new_delete/threads:2", "cpu_time", 1.0 / 3},
+                              {"reference: the same with an exact count's two RMWs",
+                               "ref/message_pool_exact_count_floor", "pool/new_delete/threads:1", "cpu_time", 1.0 / 3},
                           });
 }
