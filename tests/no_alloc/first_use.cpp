@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "../asleep_in_futex.hpp"
@@ -114,6 +115,30 @@ bool measured_asleep(const char* what, F f, Wake wake_it) {
   return g_calls == 0;
 }
 
+// sleep_paths: the sleep path of `p` (a Cubby or a Queue of `capacity`,
+// empty, named `name`): a pop() asleep until a partner pushes, a push()
+// asleep on the full primitive until a partner pops, a pop_for() asleep
+// until its deadline, and a pop() asleep when a partner closes it.
+template <class Primitive>
+bool sleep_paths(const std::string& name, Primitive& p, int capacity) {
+  using namespace std::chrono_literals;
+  bool ok = true;
+  auto pop = [&p] {
+    int v = 0;
+    (void)p.pop(v);
+  };
+  ok &= measured_asleep((name + ": a pop() that sleeps until a push").c_str(), pop, [&p] { (void)p.push(1); });
+  for (int i = 0; i < capacity; ++i) (void)p.push(i);
+  ok &= measured_asleep((name + ": a push() that sleeps until a pop").c_str(), [&p] { (void)p.push(-1); }, pop);
+  while (p.try_pop()) {
+  }
+  ok &= measured((name + ": a pop_for() that sleeps until its deadline").c_str(), [&p] {
+    int v = 0;
+    (void)p.pop_for(v, 20ms);
+  });
+  ok &= measured_asleep((name + ": a pop() asleep when it is closed").c_str(), pop, [&p] { p.close(); });
+  return ok;
+}
 }  // namespace
 
 int main() {
@@ -181,31 +206,7 @@ int main() {
     (void)queue.size();
     (void)queue.pressure();
   });
-  ok &= measured_asleep(
-      "queue: a pop() that sleeps until a push", [&] {
-        int v = 0;
-        (void)queue.pop(v);
-      },
-      [&] { (void)queue.push(1); });
-  for (int i = 0; i < 8; ++i) (void)queue.push(i);
-  ok &= measured_asleep(
-      "queue: a push() that sleeps until a pop", [&] { (void)queue.push(8); },
-      [&] {
-        int v = 0;
-        (void)queue.pop(v);
-      });
-  while (queue.try_pop()) {
-  }
-  ok &= measured("queue: a pop_for() that sleeps until its deadline", [&] {
-    int v = 0;
-    (void)queue.pop_for(v, 20ms);
-  });
-  ok &= measured_asleep(
-      "queue: a pop() asleep when the queue is closed", [&] {
-        int v = 0;
-        (void)queue.pop(v);
-      },
-      [&] { queue.close(); });
+  ok &= sleep_paths("queue", queue, 8);
 
   cubby::Cubby<int> cell;
   ok &= measured("cubby: a thread's first push() and pop()", [&] {
@@ -222,30 +223,7 @@ int main() {
     (void)cell.pop_for(v, 0ms);  // due: timeout
     (void)cell.pressure();
   });
-  ok &= measured_asleep(
-      "cubby: a pop() that sleeps until a push", [&] {
-        int v = 0;
-        (void)cell.pop(v);
-      },
-      [&] { (void)cell.push(1); });
-  (void)cell.push(1);
-  ok &= measured_asleep(
-      "cubby: a push() that sleeps until a pop", [&] { (void)cell.push(2); },
-      [&] {
-        int v = 0;
-        (void)cell.pop(v);
-      });
-  (void)cell.try_pop();
-  ok &= measured("cubby: a pop_for() that sleeps until its deadline", [&] {
-    int v = 0;
-    (void)cell.pop_for(v, 20ms);
-  });
-  ok &= measured_asleep(
-      "cubby: a pop() asleep when the cubby is closed", [&] {
-        int v = 0;
-        (void)cell.pop(v);
-      },
-      [&] { cell.close(); });
+  ok &= sleep_paths("cubby", cell, 1);
   std::puts(ok ? "no allocation" : "FAILED: a hot path allocated");
   return ok ? 0 : 1;
 }
