@@ -20,15 +20,19 @@
 namespace cubby::platform {
 namespace {
 
-// check_name: a portable POSIX shared-memory name (shm_overview(7)): '/'
-// then 1 to NAME_MAX characters, none of them '/' or NUL.  Checked before
-// any syscall, so that a bad name is a std::invalid_argument naming it, not
-// an EINVAL (or, for glibc, a name with several leading slashes accepted as
-// another one).
+// valid_name: a portable POSIX shared-memory name (shm_overview(7)): at
+// most NAME_MAX (255) characters, a '/' then 1 or more characters, none of
+// them '/' or NUL, and not "/." or "/.." (which name no segment).  Checked
+// before any syscall, so that a bad name is a std::invalid_argument naming
+// it, not an EINVAL or ENAMETOOLONG (or, for glibc, a name with several
+// leading slashes taken for another one).
+bool valid_name(const std::string& name) noexcept {
+  return name.size() >= 2 && name.size() <= NAME_MAX && name[0] == '/' &&
+         name.find_first_of(std::string_view("/\0", 2), 1) == std::string::npos && name != "/." && name != "/..";
+}
+
 void check_name(const std::string& name) {
-  const bool ok = name.size() >= 2 && name.size() <= 1 + NAME_MAX && name[0] == '/' &&
-                  name.find_first_of(std::string_view("/\0", 2), 1) == std::string::npos;
-  if (ok) return;
+  if (valid_name(name)) return;
   std::string shown;  // control characters (a NUL would end what()) as \xNN
   for (const char c : name) {
     const auto u = static_cast<unsigned char>(c);
@@ -39,8 +43,8 @@ void check_name(const std::string& name) {
       shown += {'\\', 'x', hex[u >> 4], hex[u & 15]};
     }
   }
-  throw std::invalid_argument("cubby::SharedMemory: a segment name is '/' then 1 to " + std::to_string(NAME_MAX) +
-                              " characters other than '/' and NUL, got '" + shown + "' (" +
+  throw std::invalid_argument("cubby::SharedMemory: a segment name is '/' then 1 to " + std::to_string(NAME_MAX - 1) +
+                              " characters other than '/' and NUL (not '.' or '..'), got '" + shown + "' (" +
                               std::to_string(name.size()) + " characters)");
 }
 
@@ -119,7 +123,11 @@ SharedMemory SharedMemory::open(const std::string& name, std::size_t size, std::
   return SharedMemory(name, map(fd, size, name), size, false, {});
 }
 
-bool SharedMemory::unlink(const std::string& name) noexcept { return ::shm_unlink(name.c_str()) == 0; }
+// unlink: an invalid name names no segment create() could have made (and
+// glibc would take "//a" for "/a").
+bool SharedMemory::unlink(const std::string& name) noexcept {
+  return valid_name(name) && ::shm_unlink(name.c_str()) == 0;
+}
 
 // still_ours: whether the name still names the segment this handle created
 // (same device and inode): if it was unlinked and created again by someone

@@ -23,6 +23,7 @@
 
 #include "cubby/queue.hpp"
 #include "asleep_in_futex.hpp"
+#include "timed_waits.hpp"
 #include "harness/child_process.hpp"
 
 using namespace std::chrono_literals;
@@ -208,13 +209,18 @@ TEST(SharedMemory, ClearErrorsForAnEmptyOrTooSmallSegment) {
   }
 }
 
-// A name that is not '/' then 1 to 255 characters other than '/' and NUL is
-// rejected before any syscall, by create and open alike, naming it.
+// A name that is not '/' then 1 to 254 characters other than '/' and NUL
+// (nor "/." or "/..") is rejected before any syscall, by create and open
+// alike, naming it; unlink answers false for it.
 TEST(SharedMemory, InvalidNamesThrowNamingThem) {
   using cubby::platform::SharedMemory;
-  const std::string too_long = "/" + std::string(256, 'a');
+  // The longest valid name, unique to this run: NAME_MAX (255) characters.
+  std::string longest = unique_name("longest");
+  longest.resize(255, 'a');
+  const std::string too_long = longest + "a";
   for (const std::string& name : {std::string(), std::string("/"), std::string("no-slash"), std::string("/a/b"),
-                                  std::string("//a"), std::string("/a\0b", 4), too_long}) {
+                                  std::string("//a"), std::string("/."), std::string("/.."),
+                                  std::string("/a\0b", 4), too_long}) {
     for (const bool create : {true, false}) {
       try {
         if (create) {
@@ -228,10 +234,9 @@ TEST(SharedMemory, InvalidNamesThrowNamingThem) {
         EXPECT_NE(std::string(e.what()).find("got '" + shown + "'"), std::string::npos) << e.what();
       }
     }
+    EXPECT_FALSE(SharedMemory::unlink(name)) << name;
   }
   // The longest valid name is accepted (and its segment made).
-  const std::string longest = "/" + std::string(255, 'a');
-  SharedMemory::unlink(longest);
   EXPECT_NO_THROW((void)SharedMemory::create(longest, 4096));
 }
 
@@ -400,9 +405,9 @@ TEST(SharedQueue, CloseWakesSleepersInOtherProcesses) {
         std::uint64_t v = 9;
         Status s;
         if (pushes) {
-          s = timed ? owner->push_for(v, std::chrono::hours(1)) : owner->push(v);
+          s = timed ? owner->push_for(v, cubby::test::kNever) : owner->push(v);
         } else {
-          s = timed ? owner->pop_for(v, std::chrono::hours(1)) : owner->pop(v);
+          s = timed ? owner->pop_for(v, cubby::test::kNever) : owner->pop(v);
         }
         return s == Status::closed ? 0 : 1;
       }));

@@ -66,8 +66,8 @@ class SharedQueue {
   using queue_type = FixedQueue<T, N, platform::IpcPlatform>;
 
   // create: a new segment `name` (e.g. "/my-queue") holding an empty queue.
-  // Throws std::invalid_argument for a name that is not '/' then 1 to 255
-  // characters other than '/', std::system_error if the name exists or the
+  // Throws std::invalid_argument for a name that is not '/' then 1 to 254
+  // characters other than '/' (platform::SharedMemory), std::system_error if the name exists or the
   // segment cannot be made.
   static SharedQueue create(const std::string& name) {
     platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());

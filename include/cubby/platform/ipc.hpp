@@ -134,15 +134,15 @@ struct IpcPlatform {
 // not; and only if the name still names its segment, not one created
 // again under the same name after an unlink).  Segments are created with
 // mode 0600: only processes of the creating user can open them.
-// Errors throw std::system_error naming the segment (a size of 0:
-// std::invalid_argument).
+// Errors throw std::system_error naming the segment (an invalid name or a
+// size of 0: std::invalid_argument).
 class SharedMemory {
  public:
   // create: a new segment of `size` zero bytes, all of it reserved (a
   // /dev/shm without room for it fails here with ENOSPC, not later with
-  // SIGBUS); fails if the name exists.  A name is '/' then 1 to NAME_MAX
-  // (255) characters other than '/' and NUL (create and open throw
-  // std::invalid_argument naming any other).
+  // SIGBUS); fails if the name exists.  A name is '/' then 1 to 254
+  // characters other than '/' and NUL, not "/." or "/.." (create and open
+  // throw std::invalid_argument naming any other; unlink returns false).
   static SharedMemory create(const std::string& name, std::size_t size, bool unlink_on_destroy = true);
   // open: an existing segment, which must be at least `size` bytes.  A
   // segment of 0 bytes is one whose creator has not sized it yet (create()
@@ -151,7 +151,8 @@ class SharedMemory {
   // accepted; its first `size` bytes are mapped).
   static SharedMemory open(const std::string& name, std::size_t size,
                            std::chrono::milliseconds wait = std::chrono::milliseconds(0));
-  // unlink: removes the name (mappings stay valid); false if it did not exist.
+  // unlink: removes the name (mappings stay valid); false if it did not
+  // exist (or is not a valid name).
   static bool unlink(const std::string& name) noexcept;
 
   SharedMemory(SharedMemory&& o) noexcept;
