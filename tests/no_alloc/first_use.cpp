@@ -20,10 +20,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "../asleep_in_futex.hpp"
 
@@ -78,31 +80,21 @@ int posix_memalign(void** out, std::size_t a, std::size_t n) {
 namespace {
 
 // measured: runs f on a new thread, counting its allocations; prints and
-// returns whether there were none.
-template <class F>
-bool measured(const char* what, F f) {
-  g_calls = 0;
-  std::thread t([&] {
-    t_counting = true;
-    f();
-    t_counting = false;
-  });
-  t.join();
-  std::printf("%-66s %d allocation(s)\n", what, g_calls);
-  return g_calls == 0;
-}
-
-// measured_asleep: as measured, with a partner thread (not counted) that
-// waits until the measured thread is asleep in futex(2), then runs
+// returns whether there were none.  Given wake_it, a partner thread (not
+// counted) waits until the measured thread is asleep in futex(2), then runs
 // wake_it(), which must let f return.
-template <class F, class Wake>
-bool measured_asleep(const char* what, F f, Wake wake_it) {
+struct NoPartner {};
+template <class F, class Wake = NoPartner>
+bool measured(const char* what, F f, Wake wake_it = {}) {
   std::atomic<pid_t> tid{0};
   g_calls = 0;
-  std::thread partner([&] {
-    cubby::test::await_asleep(tid);
-    wake_it();
-  });
+  std::thread partner;
+  if constexpr (!std::is_same_v<Wake, NoPartner>) {
+    partner = std::thread([&] {
+      cubby::test::await_asleep(tid);
+      wake_it();
+    });
+  }
   std::thread t([&] {
     t_counting = true;
     tid.store(cubby::test::this_tid());
@@ -110,7 +102,7 @@ bool measured_asleep(const char* what, F f, Wake wake_it) {
     t_counting = false;
   });
   t.join();
-  partner.join();
+  if (partner.joinable()) partner.join();
   std::printf("%-66s %d allocation(s)\n", what, g_calls);
   return g_calls == 0;
 }
@@ -127,16 +119,16 @@ bool sleep_paths(const std::string& name, Primitive& p, int capacity) {
     int v = 0;
     (void)p.pop(v);
   };
-  ok &= measured_asleep((name + ": a pop() that sleeps until a push").c_str(), pop, [&p] { (void)p.push(1); });
+  ok &= measured((name + ": a pop() that sleeps until a push").c_str(), pop, [&p] { (void)p.push(1); });
   for (int i = 0; i < capacity; ++i) (void)p.push(i);
-  ok &= measured_asleep((name + ": a push() that sleeps until a pop").c_str(), [&p] { (void)p.push(-1); }, pop);
+  ok &= measured((name + ": a push() that sleeps until a pop").c_str(), [&p] { (void)p.push(-1); }, pop);
   while (p.try_pop()) {
   }
   ok &= measured((name + ": a pop_for() that sleeps until its deadline").c_str(), [&p] {
     int v = 0;
     (void)p.pop_for(v, 20ms);
   });
-  ok &= measured_asleep((name + ": a pop() asleep when it is closed").c_str(), pop, [&p] { p.close(); });
+  ok &= measured((name + ": a pop() asleep when it is closed").c_str(), pop, [&p] { p.close(); });
   return ok;
 }
 }  // namespace
@@ -172,11 +164,16 @@ int main() {
       while (stage.load() != 2) std::this_thread::yield();
     });
     while (stage.load() != 1) std::this_thread::yield();
+    const std::uint64_t barriers = cubby::platform::heavy_barrier_count();
     ok &= measured("message pool: a get(pool_only) that steals, then put()", [&] {
       cubby::Message* got = e.get(cubby::Strategy::pool_only).value();
       if (got == nullptr) std::abort();  // the message is pooled: never null
       e.put(got);
     });
+    if (cubby::platform::heavy_barrier_count() == barriers) {  // a steal runs one
+      std::puts("FAILED: the get did not steal (the case measures nothing)");
+      ok = false;
+    }
     stage.store(2);
     putter.join();
   }
