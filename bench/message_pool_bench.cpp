@@ -190,7 +190,5 @@ int main(int argc, char** argv) {
                                "pool/new_delete_body64/threads:1", "cpu_time", 1.0 / 3},
                               {"pool get+put / new+delete, 2 threads", "pool/message_pool/threads:2",
                                "pool/new_delete/threads:2", "cpu_time", 1.0 / 3},
-                              {"reference: the same with an exact count's two RMWs",
-                               "ref/message_pool_exact_count_floor", "pool/new_delete/threads:1", "cpu_time", 1.0 / 3},
                           });
 }

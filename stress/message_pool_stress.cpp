@@ -659,8 +659,8 @@ const Registrar broken_share{Workload{"broken-pool-share", "engine that hands on
 // loses every 50th message a thread gets from the pool: the caller sees an
 // empty pool, the message stays alive (the conservation check must see it
 // alive after shutdown()).  The lost messages go back to the engine only
-// when FaultyEngine is destroyed, after the checks (the engine asserts that
-// none is out when it is destroyed).
+// when FaultyEngine is destroyed, after the checks (an engine destroyed
+// while a message is out ends the process).
 enum class PoolFault { swallow, leak };
 template <PoolFault F>
 class FaultyEngine : public WrappedEngine {

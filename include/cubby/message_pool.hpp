@@ -53,9 +53,9 @@
 //     when it is drained or put back.
 //   - Why places and not a count of the messages pooled: a count changes on
 //     every get and put, two atomic RMWs on one shared line per pair even
-//     when uncontended.  Their floor alone (bench/, ref/
-//     message_pool_exact_count_floor) measured 13.7-13.9 ns per pair
-//     against 3.0-3.1 ns for this pool and 10.0-10.2 ns for new+delete of
+//     when uncontended.  This pool's pair with just those two RMWs added
+//     (bench/, ref/message_pool_exact_count_floor) measured 13.7-13.9 ns,
+//     against 3.0-3.1 ns without them and 10.0-10.2 ns for new+delete of
 //     the same message (bench/README.md).
 //
 // A got message comes back as it was put, except that put() resets it: the
