@@ -1125,6 +1125,79 @@ TYPED_TEST(LikeCubby, MixedContentionConservation) {
   EXPECT_EQ(in, out);
 }
 
+// A queue of capacity 1 (both forms) answers every single-threaded script
+// of operations exactly as a Cubby does, and reads the same pressure()
+// after every step, also after close (where both call it unspecified):
+// 20,000 random scripts of 12 steps over try, timed (due), blocking (only
+// where they cannot block) and close.
+TEST(LikeCubbyScripts, CapacityOneAnswersAsACubby) {
+  std::mt19937 rng(20261123);
+  for (int script = 0; script < 20000; ++script) {
+    Cubby<int> c;
+    Queue<int> q(1);
+    FixedQueue<int, 1> f;
+    std::string log;
+    for (int step = 0; step < 12; ++step) {
+      const unsigned op = rng() % 8;
+      const bool closed = c.is_closed();
+      const std::int64_t pressure = c.pressure();
+      // Each operation's result, with a received value folded in.
+      auto on_all = [&](auto&& run) { return std::array<int, 3>{run(c), run(q), run(f)}; };
+      std::array<int, 3> r{};
+      switch (op) {
+        case 0:
+          log += " try_push";
+          r = on_all([&](auto& x) { return int{x.try_push(step)}; });
+          break;
+        case 1:
+          log += " try_pop";
+          r = on_all([](auto& x) { return x.try_pop().value_or(-1); });
+          break;
+        case 2:
+          log += " push_for(0)";
+          r = on_all([&](auto& x) { return static_cast<int>(x.push_for(step, 0ms)); });
+          break;
+        case 3:
+          log += " pop_for(0)";
+          r = on_all([](auto& x) {
+            int v = -1;
+            return static_cast<int>(x.pop_for(v, 0ms)) * 100 + v;
+          });
+          break;
+        case 4:
+          if (!closed && pressure > 0) continue;  // would block
+          log += " push";
+          r = on_all([&](auto& x) { return static_cast<int>(x.push(step)); });
+          break;
+        case 5:
+          if (!closed && pressure < 1) continue;  // would block
+          log += " pop";
+          r = on_all([](auto& x) {
+            int v = -1;
+            return static_cast<int>(x.pop(v)) * 100 + v;
+          });
+          break;
+        case 6:
+          if (rng() % 3 != 0) continue;
+          log += " close";
+          r = on_all([](auto& x) {
+            x.close();
+            return 0;
+          });
+          break;
+        default:
+          log += " is_closed";
+          r = on_all([](auto& x) { return int{x.is_closed()}; });
+          break;
+      }
+      ASSERT_EQ(r[1], r[0]) << "Queue(1) after" << log;
+      ASSERT_EQ(r[2], r[0]) << "FixedQueue<int, 1> after" << log;
+      ASSERT_EQ(q.pressure(), c.pressure()) << "Queue(1) after" << log;
+      ASSERT_EQ(f.pressure(), c.pressure()) << "FixedQueue<int, 1> after" << log;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- wrap-around
 
 struct WrapCase {

@@ -101,9 +101,16 @@ class Cubby {
   // push: deposits v, waiting (in arrival order) while the slot is full.
   // ok, or closed (v not deposited).
   Status push(T v) noexcept {
-    // No closed check before the ticket: the slot's put decides (admitted),
-    // and reading the slot line here would pull it from the popper spinning
-    // on it before the deposit needs it.
+    // No look at the slot's closed flag before the ticket: the slot's put
+    // decides (admitted), and reading the slot line here would pull it from
+    // the popper spinning on it before the deposit needs it.  The closing
+    // mark sits on the counter line, which the ticket's RMW takes anyway: a
+    // push that sees a close() begun takes no ticket and answers closed once
+    // the close is done, as Queue's push does, so that pushes after close
+    // leave pressure() alone.  relaxed: only spares a ticket; a push that
+    // reads it clear takes one and the close rule decides, and settle_closed
+    // acquires the slot's flag.
+    if (dispatch().close_begun()) [[unlikely]] return settle_closed();
     return put(dispatch().take_push(), v);
   }
   // pop: receives a value, waiting (in arrival order) while the slot is empty.

@@ -223,6 +223,8 @@ class TicketDispatch {
   // relaxed: a failed claim read F (or a later RMW of push_, which continues
   // F's release sequence) with the [A1] acquire, and close() marked itself
   // before taking F.  A claim that did not read F failed on real arrivals.
+  // Cubby's blocking push also reads it before its ticket, as a hint (see
+  // Cubby::push).
   bool close_begun() const noexcept { return close_->closing.load(std::memory_order_relaxed) != 0; }
   // The close tickets; only after the closer's mark was seen with an
   // acquire (Cubby: the slot's flag, [S3]; Queue: its published bit, [Q2]).
