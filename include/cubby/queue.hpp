@@ -14,8 +14,9 @@
 // (except construction and destruction); the queue is a linearizable FIFO,
 // close() included.  A queue of capacity 1 behaves as a Cubby (of a T that
 // both accept), close included: tests/queue_test.cpp runs the same
-// scenarios against both, and model_check/cubby_close_model.cpp explores
-// the same close scenarios against both.
+// scenarios against both and compares their answers and pressure() over
+// random single-threaded scripts, and model_check/cubby_close_model.cpp
+// explores the same close scenarios against both.
 //
 // Arrival order: a blocking push or pop takes a ticket when it arrives;
 // push k deposits the k-th value and pop k receives it.  Waiting pushers
