@@ -279,3 +279,35 @@ void close_after_push_ticket(mc::Exec& t) {
 }
 MC_TEST(cubby_close_after_push_ticket, mc::Options{}.bound(2)) { close_after_push_ticket<Cub>(t); }
 MC_TEST(queue1_close_after_push_ticket, mc::Options{}.bound(2)) { close_after_push_ticket<Q1>(t); }
+
+// A blocking push racing close(): one that answers closed does so only once
+// the close has taken effect (is_closed() is true, and what the closer
+// wrote before close() is visible), including a Cubby push that saw
+// close() begun and so took no ticket (Cubby::push).  Answering closed as
+// soon as the closing mark is seen, without waiting for the close to be
+// done, passes every other scenario here and fails this one.
+template <class C>
+void blocking_push_closed_after_close(mc::Exec& t) {
+  struct S {
+    C c;
+    mc::cell<int> note{0};
+  };
+  auto* s = mc::make<S>();
+  t.thread([s] {
+    s->note.store(42);
+    s->c.close();
+  });
+  t.thread([s] {
+    if (s->c.push(7) == Status::closed) {
+      MC_ASSERT(s->c.is_closed());
+      MC_ASSERT(s->note.load() == 42);
+    }
+  });
+  t.after([s] { mc::destroy(s); });
+}
+MC_TEST(cubby_close_blocking_push_closed_after_close, mc::Options{}.bound(2)) {
+  blocking_push_closed_after_close<Cub>(t);
+}
+MC_TEST(queue1_close_blocking_push_closed_after_close, mc::Options{}.bound(2)) {
+  blocking_push_closed_after_close<Q1>(t);
+}

@@ -7,7 +7,8 @@
 // members are thread-safe; the object is linearizable.
 //
 // Round-robin, in arrival order: every blocking push and pop takes a ticket
-// when it arrives.  Push k deposits the k-th value and pop k receives it, so
+// when it arrives (once the cubby is closed, or a push sees a close() begun,
+// they answer closed without one, except a pop still owed a value).  Push k deposits the k-th value and pop k receives it, so
 // waiting pushers deposit, and waiting poppers take, strictly one at a time in
 // arrival order.  With one value in the slot and 5 pushers blocked, 5 poppers
 // arriving together receive the first 5 values, each exactly once and in push
@@ -39,7 +40,8 @@
 // wait on a promised turn (which waits only for threads already in line, or
 // for a close() that has taken its tickets and not yet set the flag: a few
 // instructions, longer only if the closer is preempted there), and a failed
-// try_push beside a close() under way, which waits for that same flag.
+// try_push, or a blocking push, that sees a close() under way, which waits
+// (yielding, never asleep) for that same flag.
 // Blocking waits spin briefly (platform::Backoff), then sleep on a futex.
 //
 // Representation
@@ -59,12 +61,12 @@
 // round-trip time, paired in one process on the AMD VM (ae1094f; measured
 // as bench/README.md's paired benchmarks are).
 //
-// Costs (uncontended): push = one fetch_add on the counter line; on the slot
-// line one acquire load of the turn, the value copy, a load of the waiter
-// word (closed?), one plain store and a load of the waiter word again; pop =
-// one acquire load (closed?), one fetch_add, one acquire load, one plain
-// store and one load, all on the slot line.  The handoff
-// itself has no RMW and no fence (detail/turn_slot.hpp); no syscall unless a
+// Costs (uncontended): push = a relaxed load of the closing mark and one
+// fetch_add, both on the counter line; on the slot line one acquire load of
+// the turn, the value copy, a load of the waiter word (closed?), one plain
+// store and a load of the waiter word again; pop = one acquire load
+// (closed?), one fetch_add, one acquire load, one plain store and one load,
+// all on the slot line.  The handoff itself has no RMW and no fence (detail/turn_slot.hpp); no syscall unless a
 // thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
 #pragma once
 
@@ -109,7 +111,9 @@ class Cubby {
     // the close is done, as Queue's push does, so that pushes after close
     // leave pressure() alone.  relaxed: only spares a ticket; a push that
     // reads it clear takes one and the close rule decides, and settle_closed
-    // acquires the slot's flag.
+    // acquires the slot's flag.  A thread whose own close() has returned
+    // reads it set (its exchange wrote or read the mark: coherence), so its
+    // pushes never take a ticket.
     if (dispatch().close_begun()) [[unlikely]] return settle_closed();
     return put(dispatch().take_push(), v);
   }
