@@ -66,8 +66,9 @@
 // the turn, the value copy, a load of the waiter word (closed?), one plain
 // store and a load of the waiter word again; pop = one acquire load
 // (closed?), one fetch_add, one acquire load, one plain store and one load,
-// all on the slot line.  The handoff itself has no RMW and no fence (detail/turn_slot.hpp); no syscall unless a
-// thread sleeps.  sizeof(Cubby) == 2 * platform::cache_line_size.
+// all on the slot line.  The handoff itself has no RMW and no fence
+// (detail/turn_slot.hpp); no syscall unless a thread sleeps.
+// sizeof(Cubby) == 2 * platform::cache_line_size.
 #pragma once
 
 #include <chrono>
