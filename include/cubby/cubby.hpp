@@ -8,12 +8,13 @@
 //
 // Round-robin, in arrival order: every blocking push and pop takes a ticket
 // when it arrives (once the cubby is closed, or a push sees a close() begun,
-// they answer closed without one, except a pop still owed a value).  Push k deposits the k-th value and pop k receives it, so
-// waiting pushers deposit, and waiting poppers take, strictly one at a time in
-// arrival order.  With one value in the slot and 5 pushers blocked, 5 poppers
-// arriving together receive the first 5 values, each exactly once and in push
-// order; every pusher completes and the 6th value stays in the slot.  (The
-// design this comes from let all 5 poppers race for the one slot.)
+// they answer closed without one, except a pop still owed a value).  Push k
+// deposits the k-th value and pop k receives it, so waiting pushers deposit,
+// and waiting poppers take, strictly one at a time in arrival order.  With
+// one value in the slot and 5 pushers blocked, 5 poppers arriving together
+// receive the first 5 values, each exactly once and in push order; every
+// pusher completes and the 6th value stays in the slot.  (The design this
+// comes from let all 5 poppers race for the one slot.)
 //
 // Timed and try operations never take a ticket they could be stuck with:
 // they take one only once their turn is *promised*, i.e. the operation they

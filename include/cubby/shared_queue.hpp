@@ -67,8 +67,8 @@ class SharedQueue {
 
   // create: a new segment `name` (e.g. "/my-queue") holding an empty queue.
   // Throws std::invalid_argument for a name that is not '/' then 1 to 254
-  // characters other than '/' (platform::SharedMemory), std::system_error if the name exists or the
-  // segment cannot be made.
+  // characters other than '/' (platform::SharedMemory), std::system_error
+  // if the name exists or the segment cannot be made.
   static SharedQueue create(const std::string& name) {
     platform::SharedMemory mem = platform::SharedMemory::create(name, segment_size());
     // The ready mark is not constructed: an open() may already read it (the
