@@ -56,7 +56,14 @@
 //     when uncontended.  This pool's pair with just those two RMWs added
 //     (bench/, ref/message_pool_exact_count_floor) measured 13.7-13.9 ns,
 //     against 3.0-3.1 ns without them and 10.0-10.2 ns for new+delete of
-//     the same message (bench/README.md).
+//     the same message (bench/README.md).  Nor by moving places: the put of
+//     a message without one could take the place of a message a user holds,
+//     but that holder's put must then learn of it before it pools its
+//     message, a Dekker pair: a fence on every put (a locked instruction,
+//     an RMW's cost) or a heavy barrier on every move.  Moves would happen
+//     at every put beyond max_pooled while users hold placed messages (the
+//     usual case when the pool is too small for the load), and each
+//     membarrier(2) interrupts every running thread of the process.
 //
 // A got message comes back as it was put, except that put() resets it: the
 // header is zeroed and the body emptied, keeping the body's capacity, so a
